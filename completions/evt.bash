@@ -1,0 +1,137 @@
+# bash completion for evt-emit and evt-work                    -*- shell-script -*-
+# One file for both commands: it is installed as .../completions/evt-emit and
+# .../completions/evt-work, and whichever name bash-completion loads registers both.
+# Needs nothing from the bash-completion package.
+
+# _evt_words: reads the line up to the cursor and sets
+#   cur      the value being completed (after "--opt=" when the word is one),
+#   prev     the word before it (the option, for "--opt=value"),
+#   _evt_pre what the word holds before cur ("--opt=" or ""),
+#   _evt_cut the part of the word that readline keeps: up to its last COMP_WORDBREAKS
+#            character ("--opt=", "@"), which replies must not repeat,
+#   _evt_nwords the number of whole words before the current one,
+#   _evt_after_dd how many words follow "--" before the current one (-1: no "--").
+_evt_words() {
+  local line=${COMP_LINE:0:COMP_POINT} before w breaks
+  local -a words
+  cur=${line##*[[:space:]]}
+  before=${line:0:${#line}-${#cur}}
+  read -r -a words <<<"$before"
+  _evt_nwords=${#words[@]}
+  prev=
+  ((_evt_nwords > 0)) && prev=${words[_evt_nwords - 1]}
+  _evt_after_dd=-1
+  for w in "${words[@]:1}"; do
+    if ((_evt_after_dd >= 0)); then
+      ((_evt_after_dd++))
+    elif [[ $w == -- ]]; then
+      _evt_after_dd=0
+    fi
+  done
+  breaks=${COMP_WORDBREAKS//[[:space:]\"\']/}
+  _evt_cut=
+  [[ -n $breaks ]] && _evt_cut=${cur%"${cur##*[$breaks]}"}
+  _evt_pre=
+  if [[ $cur == --*=* ]]; then
+    _evt_pre=${cur%%=*}=
+    prev=${cur%%=*}
+    cur=${cur#*=}
+  fi
+}
+
+# _evt_reply: turns COMPREPLY from values of cur into what readline replaces.
+_evt_reply() {
+  local r full
+  local -a out=()
+  for r in "${COMPREPLY[@]}"; do
+    full=$_evt_pre$r
+    [[ $full == "$_evt_cut"* ]] && out+=("${full#"$_evt_cut"}")
+  done
+  COMPREPLY=("${out[@]}")
+}
+
+# _evt_files PREFIX: file names for cur with PREFIX removed, PREFIX put back.
+_evt_files() {
+  local prefix=$1 f
+  local IFS=$'\n'
+  for f in $(compgen -f -- "${cur#"$prefix"}"); do
+    COMPREPLY+=("$prefix$f")
+  done
+  compopt -o filenames 2>/dev/null
+}
+
+# _evt_common PREV: the values of the options every evt command has. Returns 0 when
+# PREV is one of them (COMPREPLY set), 1 otherwise.
+_evt_common() {
+  case $1 in
+    --log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
+    --log-level) COMPREPLY=($(compgen -W 'debug info warn error off' -- "$cur")) ;;
+    --broker) COMPREPLY=($(compgen -W '-' -- "$cur")) ;;
+    --max-event-bytes) ;;
+    *) return 1 ;;
+  esac
+  return 0
+}
+
+_evt_emit() {
+  local cur prev _evt_pre _evt_cut _evt_nwords _evt_after_dd
+  COMPREPLY=()
+  _evt_words
+  case $prev in
+    --format)
+      COMPREPLY=($(compgen -W 'evt cloudevents' -- "$cur")) ;;
+    -p | --payload)
+      if [[ $cur == @* ]]; then
+        _evt_files @
+      else
+        COMPREPLY=($(compgen -W '- @' -- "$cur"))
+        [[ ${COMPREPLY[*]} == @ ]] && compopt -o nospace 2>/dev/null
+      fi ;;
+    -t | --type | -s | --source | -k | --key | --id | --correlation-id | -f | --field) ;;
+    *)
+      if ! _evt_common "$prev" && [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W '-h --help --version --broker --max-event-bytes
+          --log-format --log-level -t --type -s --source -k --key --id --correlation-id
+          -p --payload -f --field --stdin --format' -- "$cur"))
+      fi ;;
+  esac
+  _evt_reply
+  return 0
+}
+
+_evt_work() {
+  local cur prev _evt_pre _evt_cut _evt_nwords _evt_after_dd
+  COMPREPLY=()
+  _evt_words
+  if ((_evt_after_dd == 0)); then
+    # The handler command, right after "--".
+    if [[ $cur == */* ]]; then
+      _evt_files ''
+    else
+      local IFS=$'\n'
+      COMPREPLY=($(compgen -c -- "$cur" | LC_ALL=C sort -u))
+    fi
+  elif ((_evt_after_dd > 0)); then
+    _evt_files ''  # the handler's own arguments
+  else
+    case $prev in
+      --dlq) _evt_files '' ;;
+      -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
+        --backoff-max | --jitter | --permanent-exit | --transient-exit | \
+        --shutdown-grace | --max-output-bytes | --consumer | --seed) ;;
+      *)
+        if ! _evt_common "$prev" && [[ $cur == -* ]]; then
+          COMPREPLY=($(compgen -W '-h --help --version --broker --max-event-bytes
+            --log-format --log-level -c --concurrency --timeout --kill-after
+            --max-retries --backoff-base --backoff-max --jitter --permanent-exit
+            --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
+            --seed --' -- "$cur"))
+        fi ;;
+    esac
+  fi
+  _evt_reply
+  return 0
+}
+
+complete -F _evt_emit evt-emit
+complete -F _evt_work evt-work

@@ -1,0 +1,64 @@
+# fish completion for evt-emit and evt-work.
+# Install as evt-emit.fish and evt-work.fish (or source this file from either).
+
+# Options every evt command has.
+for cmd in evt-emit evt-work
+    complete -c $cmd -s h -l help -d 'Print the options and exit'
+    complete -c $cmd -l version -d 'Print the version and exit'
+    complete -c $cmd -l broker -x -a '-' -d 'Where events go and come from (- = NDJSON on stdout/stdin)'
+    complete -c $cmd -l max-event-bytes -x -d 'Largest serialized event and input line accepted'
+    complete -c $cmd -l log-format -x -a 'text json' -d 'Log lines on stderr as text or json'
+    complete -c $cmd -l log-level -x -a 'debug info warn error off' -d 'Log level'
+end
+
+# evt-emit
+function __evt_emit_payload
+    set -l tok (string replace -r -- '^(--payload=|-p)' '' (commandline -ct))
+    if string match -q -- '@*' $tok
+        for f in (__fish_complete_path (string sub -s 2 -- $tok))
+            printf '@%s\n' $f
+        end
+    else
+        printf '%s\t%s\n' - 'read the payload from standard input' @ 'read the payload from FILE'
+    end
+end
+
+complete -c evt-emit -s t -l type -x -d 'event_type, e.g. server.backup.requested'
+complete -c evt-emit -s s -l source -x -a '(__fish_print_hostnames)' -d 'source (default: the host name)'
+complete -c evt-emit -s k -l key -x -d 'idempotency_key (default: the event_id)'
+complete -c evt-emit -l id -x -d 'event_id (default: evt_ + a new ULID)'
+complete -c evt-emit -l correlation-id -x -d 'correlation_id (default: the event_id)'
+complete -c evt-emit -s p -l payload -x -a '(__evt_emit_payload)' -d 'payload: JSON object text, @FILE, or - for stdin'
+complete -c evt-emit -s f -l field -x -d 'payload field: KEY=VALUE (string) or KEY:=JSON'
+complete -c evt-emit -l stdin -d 'Read many events as NDJSON on stdin'
+complete -c evt-emit -l format -x -a 'evt cloudevents' -d 'Output format'
+
+# evt-work: options until "--", then the handler command and its arguments.
+function __evt_work_dashdash
+    # True once "--" stands before the token being completed.
+    contains -- -- (commandline -opc)
+end
+
+function __evt_work_want_command
+    # True right after "--": the next word is the handler command.
+    set -l words (commandline -opc)
+    test "$words[-1]" = --
+end
+
+complete -c evt-work -n 'not __evt_work_dashdash' -s c -l concurrency -x -d 'Handlers running at once (1-1024)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l timeout -x -d 'Handler time limit, then SIGTERM to its process group'
+complete -c evt-work -n 'not __evt_work_dashdash' -l kill-after -x -d 'After the SIGTERM of a timeout, SIGKILL this much later'
+complete -c evt-work -n 'not __evt_work_dashdash' -l max-retries -x -d 'Retries of a transient failure, then DLQ'
+complete -c evt-work -n 'not __evt_work_dashdash' -l backoff-base -x -d 'Delay before the first retry (doubles each retry)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l backoff-max -x -d 'Cap on the retry delay'
+complete -c evt-work -n 'not __evt_work_dashdash' -l jitter -x -d 'Extra random delay, up to this fraction of it'
+complete -c evt-work -n 'not __evt_work_dashdash' -l permanent-exit -x -d 'Handler exit codes that are permanent failures, e.g. 64-66,78'
+complete -c evt-work -n 'not __evt_work_dashdash' -l transient-exit -x -d 'Handler exit codes that are transient failures, e.g. 65'
+complete -c evt-work -n 'not __evt_work_dashdash' -l dlq -r -F -d 'Append dead letters to FILE as NDJSON'
+complete -c evt-work -n 'not __evt_work_dashdash' -l shutdown-grace -x -d 'On SIGTERM/SIGINT, how long running handlers may finish'
+complete -c evt-work -n 'not __evt_work_dashdash' -l max-output-bytes -x -d 'Bound on captured handler stdout and stderr, each'
+complete -c evt-work -n 'not __evt_work_dashdash' -l consumer -x -d 'Consumer name in logs and dead letters'
+complete -c evt-work -n 'not __evt_work_dashdash' -l seed -x -d 'Seed of the retry jitter (0 = random)'
+complete -c evt-work -n 'not __evt_work_dashdash' -f
+complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
+complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F

@@ -1,0 +1,49 @@
+// Shared command-line plumbing for the evt-* tools (CLI11): the options every command
+// has, option helpers that read EVT_* environment variables, and the parse step that
+// maps CLI11's outcome to an exit code. Flag > environment > default everywhere.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstddef>
+#include <string>
+
+#include "evt/duration.h"
+#include "evt/event.h"
+#include "evt/log.h"
+
+namespace evt {
+
+// "evt 0.1.0".
+std::string VersionString();
+
+// Options that every evt command takes.
+struct CommonOptions {
+  std::string log_format = "text";  // --log-format, EVT_LOG_FORMAT
+  std::string log_level = "info";   // --log-level, EVT_LOG_LEVEL
+  std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
+  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
+};
+
+// Creates the App with --version, the footer and the common options bound to `common`.
+void SetUpApp(CLI::App& app, CommonOptions* common);
+
+// Adds a duration option ("250ms", "90s", ...) bound to `*target`, falling back to the
+// environment variable `env`. The default shown in --help is the target's value.
+CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, Millis* target,
+                               const std::string& help, const std::string& env);
+
+// Parses argv. Returns -1 when the command should go on; otherwise the exit code to
+// return now: 0 after --help/--version, 64 after a usage error (reported on stderr as
+// "<tool>: error: ..." plus a hint to run --help).
+int ParseCommandLine(CLI::App& app, int argc, char** argv);
+
+// Validates the common options and starts logging for `tool`. Usage error on bad values;
+// Unavailable-free: a broker other than "-" is reported as a Usage error until a
+// broker transport exists.
+Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common);
+
+// Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be
+// set up yet) and returns ExitCodeFor(status).
+int ReportFatal(const std::string& tool, const Status& status);
+
+}  // namespace evt

@@ -1,0 +1,88 @@
+// The event contract, version 1 (DESIGN.md, "The event contract"; evt(7)).
+//
+// An Event is a validated, defaulted, normalized JSON object. It keeps unknown
+// top-level fields as they came (forward compatibility) and serializes with a
+// stable field order: schema_version, event_id, event_type, occurred_at, source,
+// idempotency_key, correlation_id, retry_count, payload, then unknown fields in
+// input order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "evt/rfc3339.h"
+#include "evt/status.h"
+
+namespace evt {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr std::size_t kDefaultMaxEventBytes = 64 * 1024;
+
+using Json = nlohmann::ordered_json;
+
+// Output encodings of an event.
+enum class EventFormat { kEvt, kCloudEvents };
+
+// Parses "evt" or "cloudevents".
+Result<EventFormat> ParseEventFormat(std::string_view text);
+
+struct Event {
+  // The whole event object, contract fields first. Always valid under v1 once an
+  // Event has been returned by one of the functions below.
+  Json doc;
+
+  // Field accessors. REQUIRES: `doc` is a valid v1 event (as MakeEvent returns it).
+  const std::string& event_id() const { return Str("event_id"); }
+  const std::string& event_type() const { return Str("event_type"); }
+  const std::string& idempotency_key() const { return Str("idempotency_key"); }
+  const std::string& correlation_id() const { return Str("correlation_id"); }
+  const std::string& source() const { return Str("source"); }
+  const std::string& occurred_at() const { return Str("occurred_at"); }
+  std::int64_t retry_count() const { return doc.at("retry_count").get<std::int64_t>(); }
+  void set_retry_count(std::int64_t n) { doc["retry_count"] = n; }
+
+ private:
+  const std::string& Str(const char* key) const {
+    return doc.at(key).get_ref<const std::string&>();
+  }
+};
+
+// What to fill in when a field is missing.
+struct EventDefaults {
+  std::string source;      // default `source`; empty means the host name
+  UnixMillis now_ms = -1;  // `occurred_at` and the ULID time; -1 means now
+  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // bound on the serialized event
+};
+
+// Validates `object` (an evt v1 object, or a CloudEvents 1.0 JSON object, recognised by
+// its `specversion`), fills the defaults of missing fields, normalizes `occurred_at`
+// to UTC milliseconds and orders the fields. Returns InvalidArgument whose message
+// names the first field and the rule it broke, e.g.
+//   "event_type: must match ^[a-z0-9][a-z0-9_.-]*$ (got \"Bad Type\")".
+// A `schema_version` above 1 gives "schema_version: 2 is newer than this reader's 1".
+Result<Event> MakeEvent(Json object, const EventDefaults& defaults = {});
+
+// Parses one line of JSON text then calls MakeEvent. Invalid JSON gives
+// InvalidArgument "invalid JSON: <parser's reason>"; a non-object "expected a JSON object";
+// nesting deeper than 128 levels is refused as invalid JSON.
+Result<Event> ParseEvent(std::string_view text, const EventDefaults& defaults = {});
+
+// True when the status from ParseEvent/MakeEvent is about a schema_version this
+// reader does not know (a permanent `data` failure for a consumer, not garbage).
+bool IsNewerSchemaVersion(const Status& status);
+
+// One line of compact JSON (no newline) in the chosen format.
+std::string Serialize(const Event& event, EventFormat format = EventFormat::kEvt);
+
+// The CloudEvents 1.0 JSON form of `event`: specversion, id, type, source, time,
+// datacontenttype, data, then the extensions idempotencykey, correlationid,
+// retrycount, then unknown fields (except those named like one of these attributes).
+Json ToCloudEvents(const Event& event);
+
+// The name of this machine (cached), used as the default `source`.
+const std::string& HostName();
+
+}  // namespace evt

@@ -1,0 +1,46 @@
+// The exec handler: runs a command once per event, without a shell.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evt/handler.h"
+#include "evt/outcome.h"
+
+namespace evt {
+
+struct ExecHandlerOptions {
+  std::vector<std::string> argv;  // the command and its arguments; argv[0] searched in PATH
+  Millis timeout{120000};         // then SIGTERM to the process group
+  Millis kill_after{10000};       // then SIGKILL to the group
+  std::size_t max_output_bytes = 64 * 1024;  // bound on captured stdout and stderr, each;
+                                             // the rest is read and discarded
+  ExitClassifier classifier;                 // exit code → outcome, category
+};
+
+// Each Run(): fork + exec argv[0] (PATH search) in a new process group, with
+//  - the event JSON (one line, newline-terminated) on stdin,
+//  - EVT_EVENT_ID, EVT_EVENT_TYPE, EVT_IDEMPOTENCY_KEY, EVT_ATTEMPT, EVT_SOURCE,
+//    EVT_CORRELATION_ID added to the worker's environment,
+//  - PR_SET_PDEATHSIG(SIGKILL), so it dies if the worker thread that runs it dies,
+//  - default signal dispositions and an empty signal mask.
+// stdout and stderr are drained concurrently and kept up to max_output_bytes each, so a
+// handler that writes gigabytes neither blocks nor grows memory. When the command exits,
+// whatever is left of its process group is killed (SIGKILL), so no background child
+// outlives the attempt. On timeout: SIGTERM to the group, SIGKILL after kill_after;
+// the result is transient/timeout. On cancel: the same, reported as interrupted.
+class ExecHandler : public Handler {
+ public:
+  explicit ExecHandler(ExecHandlerOptions options);
+  HandlerResult Run(const AttemptContext& ctx) override;
+
+  // Checks that argv[0] names an executable file (directly or in PATH). Config on failure.
+  static Status CheckCommand(const std::vector<std::string>& argv);
+
+ private:
+  ExecHandlerOptions options_;
+};
+
+}  // namespace evt

@@ -1,0 +1,912 @@
+#include "evt/event.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "evt/rfc3339.h"
+#include "evt/ulid.h"
+
+namespace evt {
+namespace {
+
+using std::string_view_literals::operator""sv;
+
+constexpr auto kErrorHandler = Json::error_handler_t::replace;
+constexpr std::size_t kMaxQuotedChars = 60;
+// Deeper documents are refused while parsing: writing and destroying recurse once per
+// level, and a line of 64 KiB of '[' would otherwise overflow the stack.
+constexpr int kMaxDepth = 128;
+
+// The contract's fields, in output order.
+namespace field {
+enum : int {
+  kSchemaVersion,
+  kEventId,
+  kEventType,
+  kOccurredAt,
+  kSource,
+  kIdempotencyKey,
+  kCorrelationId,
+  kRetryCount,
+  kPayload,
+  kCount
+};
+}  // namespace field
+
+constexpr std::string_view kEvtNames[field::kCount] = {
+    "schema_version",  "event_id",       "event_type",  "occurred_at", "source",
+    "idempotency_key", "correlation_id", "retry_count", "payload"};
+// The CloudEvents attribute each field is read from and written to ("" = none).
+constexpr std::string_view kCeNames[field::kCount] = {
+    "", "id", "type", "time", "source", "idempotencykey", "correlationid", "retrycount", "data"};
+
+int EvtField(std::string_view key) {
+  for (int i = 0; i < field::kCount; ++i) {
+    if (key == kEvtNames[i]) return i;
+  }
+  return -1;
+}
+
+// What a key of a CloudEvents input object is.
+enum : int {
+  kCeUnknown = -1,       // an extension or optional attribute kept as an unknown field
+  kCeSpecVersion = 100,  // checked, then dropped (written back on output)
+  kCeDataContentType,    // checked, then dropped (always application/json on output)
+  kCeDataBase64,         // refused
+  kCeEvtOnly,            // an evt field name: refused, it would clash with the mapping
+};
+
+int CeKey(std::string_view key) {
+  for (int i = 1; i < field::kCount; ++i) {
+    if (key == kCeNames[i]) return i;
+  }
+  if (key == "specversion") return kCeSpecVersion;
+  if (key == "datacontenttype") return kCeDataContentType;
+  if (key == "data_base64") return kCeDataBase64;
+  if (EvtField(key) >= 0) return kCeEvtOnly;
+  return kCeUnknown;
+}
+
+// Attributes that ToCloudEvents writes itself; an unknown evt field of the same name
+// cannot be written next to them.
+bool IsCeReserved(std::string_view key) { return CeKey(key) > 0 && CeKey(key) != kCeEvtOnly; }
+
+// The length of the valid UTF-8 sequence at p (its code point in *cp), or 0 when the
+// bytes there are not one (overlong forms, surrogates and values past U+10FFFF included).
+std::size_t DecodeUtf8(const char* p, const char* end, std::uint32_t* cp) {
+  const auto c = static_cast<unsigned char>(*p);
+  std::size_t len = 0;
+  std::uint32_t v = 0;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2, v = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, v = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, v = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (static_cast<std::size_t>(end - p) < len) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(p[k]);
+    if ((cc & 0xC0) != 0x80) return 0;
+    v = v << 6 | (cc & 0x3F);
+  }
+  const bool overlong =
+      (len == 2 && v < 0x80) || (len == 3 && v < 0x800) || (len == 4 && v < 0x10000);
+  if (overlong || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+constexpr char kReplacementChar[] = "\xEF\xBF\xBD";  // U+FFFD
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// Appends `s` JSON-escaped (without the quotes; `"` and `\` only when `quoting`), cut
+// after `max_chars` characters with "...". C0 and C1 control characters and DEL are
+// escaped and invalid UTF-8 becomes U+FFFD, so a message quoting user data can neither
+// break a line nor drive a terminal.
+void AppendEscaped(std::string* out, std::string_view s, std::size_t max_chars, bool quoting) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (std::size_t chars = 0; p < end; ++chars) {
+    if (chars == max_chars) {
+      out->append("...");
+      return;
+    }
+    std::uint32_t cp = 0;
+    const std::size_t len = DecodeUtf8(p, end, &cp);
+    if (len == 0) {
+      out->append(kReplacementChar);
+      ++p;
+      continue;
+    }
+    switch (cp) {
+      case '"':
+        out->append(quoting ? "\\\"" : "\"");
+        break;
+      case '\\':
+        out->append(quoting ? "\\\\" : "\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (cp < 0x20 || (cp >= 0x7f && cp < 0xA0)) {  // C0, DEL, C1 (U+009B is CSI)
+          const char esc[6] = {'\\', 'u', '0', '0', kHexDigits[cp >> 4], kHexDigits[cp & 15]};
+          out->append(esc, 6);
+        } else {
+          out->append(p, len);
+        }
+    }
+    p += len;
+  }
+}
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  AppendEscaped(&out, s, kMaxQuotedChars, true);
+  out.push_back('"');
+  return out;
+}
+
+// A short, safe description of a JSON value for messages: strings quoted, scalars as
+// written, containers by kind.
+std::string Describe(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string:
+      return Quote(v.get_ref<const std::string&>());
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::binary:
+      return "binary data";
+    case Json::value_t::discarded:
+      return "nothing";
+    default:
+      return v.dump(-1, ' ', false, kErrorHandler);  // null, boolean, number
+  }
+}
+
+Status Invalid(std::string_view name, std::string_view rule) {
+  std::string m;
+  m.reserve(name.size() + 2 + rule.size());
+  m.append(name).append(": ").append(rule);
+  return Status::InvalidArgument(std::move(m));
+}
+
+Status WrongType(std::string_view name, const char* expected, const Json& v) {
+  return Invalid(name, std::string("must be ") + expected + " (got " + Describe(v) + ")");
+}
+
+// Characters, as JSON Schema's maxLength counts them: code points, not bytes.
+std::size_t CountChars(const std::string& s) {
+  std::size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Checks that `v` is a string of 1..max characters.
+Status CheckString(std::string_view name, const Json& v, std::size_t max) {
+  if (!v.is_string()) return WrongType(name, "a string", v);
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.empty() || (s.size() > max && CountChars(s) > max)) {
+    return Invalid(name, "must be 1-" + std::to_string(max) + " characters long (got " +
+                             std::to_string(CountChars(s)) + ")");
+  }
+  return {};
+}
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == ':' || c == '-';
+}
+
+Status CheckEventId(std::string_view name, const Json& v) {
+  Status s = CheckString(name, v, 128);
+  if (!s.ok()) return s;
+  const auto& id = v.get_ref<const std::string&>();
+  for (char c : id) {
+    if (!IsIdChar(c)) {
+      return Invalid(name, "must be 1-128 of [A-Za-z0-9_.:-] (got " + Quote(id) + ")");
+    }
+  }
+  return {};
+}
+
+Status CheckEventType(std::string_view name, const Json& v) {
+  Status s = CheckString(name, v, 255);
+  if (!s.ok()) return s;
+  // ^[a-z0-9][a-z0-9_.-]*$ by hand: std::regex would cost more than the whole parse.
+  const auto& t = v.get_ref<const std::string&>();
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    (i > 0 && (c == '_' || c == '.' || c == '-'));
+    if (!ok) return Invalid(name, "must match ^[a-z0-9][a-z0-9_.-]*$ (got " + Quote(t) + ")");
+  }
+  return {};
+}
+
+enum class IntKind { kInteger, kNotInteger, kTooLarge };  // kTooLarge: above INT64_MAX
+
+// JSON Schema's "integer": any number without a fractional part, so 3.0 counts (a
+// Python or JavaScript producer may write it) and is normalized to 3.
+IntKind ToInt64(const Json& v, std::int64_t* out) {
+  switch (v.type()) {
+    case Json::value_t::number_integer:
+      *out = v.get<std::int64_t>();
+      return IntKind::kInteger;
+    case Json::value_t::number_unsigned: {
+      const auto u = v.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        return IntKind::kTooLarge;
+      }
+      *out = static_cast<std::int64_t>(u);
+      return IntKind::kInteger;
+    }
+    case Json::value_t::number_float: {
+      const double d = v.get<double>();
+      if (!std::isfinite(d) || d != std::trunc(d)) return IntKind::kNotInteger;
+      if (d >= 9223372036854775808.0) return IntKind::kTooLarge;
+      // Hugely negative values only need to fail the ">= 0" rules, which INT64_MIN does.
+      *out = d < -9223372036854775808.0 ? std::numeric_limits<std::int64_t>::min()
+                                        : static_cast<std::int64_t>(d);
+      return IntKind::kInteger;
+    }
+    default:
+      return IntKind::kNotInteger;
+  }
+}
+
+// retry_count (evt) or retrycount (CloudEvents, where a string of digits is accepted too:
+// many CloudEvents SDKs carry every extension as a string).
+Status GetRetryCount(std::string_view name, const Json& v, bool allow_digits, std::int64_t* out) {
+  const char* rule = allow_digits ? "an integer >= 0 or a string of digits" : "an integer >= 0";
+  if (allow_digits && v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    std::uint64_t n = 0;
+    bool ok = !s.empty() && s.size() <= 19;
+    for (char c : s) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (!ok || n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return WrongType(name, rule, v);
+    }
+    *out = static_cast<std::int64_t>(n);
+    return {};
+  }
+  switch (ToInt64(v, out)) {
+    case IntKind::kNotInteger:
+      return WrongType(name, rule, v);
+    case IntKind::kTooLarge:
+      return Invalid(name, "must be at most 9223372036854775807 (got " + Describe(v) + ")");
+    case IntKind::kInteger:
+      break;
+  }
+  if (*out < 0) return Invalid(name, std::string("must be >= 0 (got ") + Describe(v) + ")");
+  return {};
+}
+
+constexpr std::string_view kNewerSuffix = " is newer than this reader's 1";
+static_assert(kSchemaVersion == 1, "update kNewerSuffix");
+
+Status CheckSchemaVersion(const Json& v) {
+  std::int64_t n = 0;
+  switch (ToInt64(v, &n)) {
+    case IntKind::kNotInteger:
+      return WrongType("schema_version", "an integer", v);
+    case IntKind::kTooLarge:
+      n = std::numeric_limits<std::int64_t>::max();
+      break;
+    case IntKind::kInteger:
+      break;
+  }
+  if (n < 1) return Invalid("schema_version", "must be >= 1 (got " + Describe(v) + ")");
+  if (n > kSchemaVersion) {
+    const std::string shown = v.is_number_float() ? std::to_string(n) : Describe(v);
+    return Invalid("schema_version", shown + std::string(kNewerSuffix));
+  }
+  return {};
+}
+
+// A media type naming JSON: application/json or */*+json, parameters ignored.
+bool IsJsonMediaType(std::string_view t) {
+  t = t.substr(0, t.find(';'));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+  auto lower_equals = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      char c = a[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != b[i]) return false;
+    }
+    return true;
+  };
+  return lower_equals(t, "application/json") ||
+         (t.size() > 5 && lower_equals(t.substr(t.size() - 5), "+json"));
+}
+
+// A compact JSON writer, the same output as nlohmann's dump(-1, ' ', false, replace) for
+// valid UTF-8. nlohmann's escaping decodes UTF-8 one byte at a time through a state
+// machine and took a quarter of ParseEvent+Serialize; this one copies runs of plain bytes.
+// One template, two sinks: the size bound is checked by counting exactly the bytes that
+// Serialize writes, without building the string.
+struct CountSink {
+  std::size_t n = 0;
+  void Put(char /*c*/) { ++n; }
+  void Put(const char* /*p*/, std::size_t len) { n += len; }
+};
+
+struct StringSink {
+  std::string* s;
+  void Put(char c) { s->push_back(c); }
+  void Put(const char* p, std::size_t len) { s->append(p, len); }
+};
+
+template <typename Sink>
+void WriteString(Sink& out, const std::string& s) {
+  out.Put('"');
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* run = p;  // start of the bytes not written yet
+  while (p < end) {
+    const auto c = static_cast<unsigned char>(*p);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++p;
+      continue;
+    }
+    if (c >= 0x80) {
+      std::uint32_t cp;
+      const std::size_t len = DecodeUtf8(p, end, &cp);
+      if (len != 0) {
+        p += len;
+        continue;
+      }
+    }
+    out.Put(run, static_cast<std::size_t>(p - run));
+    switch (c) {
+      case '"':
+        out.Put("\\\"", 2);
+        break;
+      case '\\':
+        out.Put("\\\\", 2);
+        break;
+      case '\b':
+        out.Put("\\b", 2);
+        break;
+      case '\f':
+        out.Put("\\f", 2);
+        break;
+      case '\n':
+        out.Put("\\n", 2);
+        break;
+      case '\r':
+        out.Put("\\r", 2);
+        break;
+      case '\t':
+        out.Put("\\t", 2);
+        break;
+      default:
+        if (c < 0x20) {
+          const char esc[6] = {'\\', 'u', '0', '0', kHexDigits[c >> 4], kHexDigits[c & 15]};
+          out.Put(esc, 6);
+        } else {
+          out.Put(kReplacementChar, 3);  // a byte that is not valid UTF-8
+        }
+    }
+    run = ++p;
+  }
+  out.Put(run, static_cast<std::size_t>(p - run));
+  out.Put('"');
+}
+
+template <typename Sink>
+void WriteJson(Sink& out, const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null:
+      out.Put("null", 4);
+      return;
+    case Json::value_t::boolean:
+      if (v.get<bool>()) {
+        out.Put("true", 4);
+      } else {
+        out.Put("false", 5);
+      }
+      return;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: {
+      char buf[24];
+      const auto r = v.is_number_unsigned()
+                         ? std::to_chars(buf, buf + sizeof buf, v.get<std::uint64_t>())
+                         : std::to_chars(buf, buf + sizeof buf, v.get<std::int64_t>());
+      out.Put(buf, static_cast<std::size_t>(r.ptr - buf));
+      return;
+    }
+    case Json::value_t::string:
+      WriteString(out, v.get_ref<const std::string&>());
+      return;
+    case Json::value_t::array: {
+      out.Put('[');
+      bool first = true;
+      for (const Json& e : v) {
+        if (!first) out.Put(',');
+        first = false;
+        WriteJson(out, e);
+      }
+      out.Put(']');
+      return;
+    }
+    case Json::value_t::object: {
+      out.Put('{');
+      bool first = true;
+      for (const auto& kv : v.get_ref<const Json::object_t&>()) {
+        if (!first) out.Put(',');
+        first = false;
+        WriteString(out, kv.first);
+        out.Put(':');
+        WriteJson(out, kv.second);
+      }
+      out.Put('}');
+      return;
+    }
+    default: {
+      // Floats (nlohmann's shortest round-trip form, "1.0" stays "1.0") and the rest:
+      // rare in events, so nlohmann writes them.
+      const std::string text = v.dump(-1, ' ', false, kErrorHandler);
+      out.Put(text.data(), text.size());
+      return;
+    }
+  }
+}
+
+// An upper bound on the written size that looks at no string's bytes: a byte of a
+// string is written as at most 6 ("\u001f"), a number as at most 25 characters, and
+// each member or element adds at most 2 separators.
+std::size_t SizeBound(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string:
+      return 6 * v.get_ref<const std::string&>().size() + 2;
+    case Json::value_t::array: {
+      std::size_t n = 2;
+      for (const Json& e : v) n += 1 + SizeBound(e);
+      return n;
+    }
+    case Json::value_t::object: {
+      std::size_t n = 2;
+      for (const auto& kv : v.get_ref<const Json::object_t&>()) {
+        n += 6 * kv.first.size() + 4 + SizeBound(kv.second);
+      }
+      return n;
+    }
+    case Json::value_t::binary:
+      return v.dump(-1, ' ', false, kErrorHandler).size();
+    default:
+      return 25;  // null, boolean, number
+  }
+}
+
+// Whether the written document is larger than `max` bytes, and its exact size if so.
+// Counting every byte costs as much as writing; most events are far below the bound,
+// which the cheap estimate proves without it.
+bool LargerThan(const Json& doc, std::size_t max, std::size_t* size) {
+  if (SizeBound(doc) <= max) return false;
+  CountSink sink;
+  WriteJson(sink, doc);
+  *size = sink.n;
+  return sink.n > max;
+}
+
+std::string WriteCompact(const Json& doc) {
+  std::string out;
+  out.reserve(512);
+  StringSink sink{&out};
+  WriteJson(sink, doc);
+  return out;
+}
+
+Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
+  if (!object.is_object()) {
+    return Status::InvalidArgument("expected a JSON object (got " + Describe(object) + ")");
+  }
+  auto& in = object.get_ref<Json::object_t&>();
+
+  bool cloudevents = false;
+  for (const auto& kv : in) {
+    if (kv.first == "specversion") {
+      cloudevents = true;
+      break;
+    }
+  }
+  const std::string_view* names = cloudevents ? kCeNames : kEvtNames;
+
+  // One pass sorts the input's members into the contract's slots; the rest are unknown.
+  Json* slot[field::kCount] = {};
+  std::size_t unknown_count = 0;
+  for (auto& kv : in) {
+    const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
+    if (f >= 0 && f < field::kCount) {
+      slot[f] = &kv.second;
+      continue;
+    }
+    switch (f) {
+      case kCeSpecVersion:
+        if (!kv.second.is_string() || kv.second.get_ref<const std::string&>() != "1.0") {
+          return Invalid("specversion", "must be \"1.0\" (got " + Describe(kv.second) + ")");
+        }
+        break;
+      case kCeDataContentType:
+        if (!kv.second.is_string()) return WrongType(kv.first, "a string", kv.second);
+        if (!IsJsonMediaType(kv.second.get_ref<const std::string&>())) {
+          return Invalid(kv.first, "must be application/json or end in +json (got " +
+                                       Describe(kv.second) + ")");
+        }
+        break;
+      case kCeDataBase64:
+        return Invalid(kv.first, "binary data is not supported: send a JSON object as \"data\"");
+      case kCeEvtOnly: {
+        const std::string_view ce = kCeNames[EvtField(kv.first)];
+        std::string rule = "is an evt field, not allowed in a CloudEvents event";
+        if (!ce.empty()) rule.append(" (use \"").append(ce).append("\")");
+        return Invalid(kv.first, rule);
+      }
+      default:
+        ++unknown_count;
+    }
+  }
+
+  Json out(Json::value_t::object);
+  auto& obj = out.get_ref<Json::object_t&>();
+  // Reserved up front: the pointers below into `obj` stay valid, and members are
+  // appended with emplace_back, skipping ordered_map's linear duplicate search (the
+  // keys are distinct by construction).
+  obj.reserve(field::kCount + unknown_count);
+
+  if (const Json* v = slot[field::kSchemaVersion]) {
+    Status s = CheckSchemaVersion(*v);
+    if (!s.ok()) return s;
+  }
+  obj.emplace_back("schema_version", kSchemaVersion);
+
+  const UnixMillis now = defaults.now_ms >= 0 ? defaults.now_ms : NowUnixMillis();
+
+  if (Json* v = slot[field::kEventId]) {
+    Status s = CheckEventId(names[field::kEventId], *v);
+    if (!s.ok()) return s;
+    obj.emplace_back("event_id", std::move(*v));
+  } else {
+    obj.emplace_back("event_id", NewEventId(now));
+  }
+  const std::string& event_id = obj.back().second.get_ref<const std::string&>();
+
+  if (Json* v = slot[field::kEventType]) {
+    Status s = CheckEventType(names[field::kEventType], *v);
+    if (!s.ok()) return s;
+    obj.emplace_back("event_type", std::move(*v));
+  } else {
+    return Invalid(names[field::kEventType], "is required");
+  }
+
+  if (Json* v = slot[field::kOccurredAt]) {
+    const std::string_view name = names[field::kOccurredAt];
+    if (!v->is_string()) return WrongType(name, "an RFC 3339 timestamp string", *v);
+    const auto& text = v->get_ref<const std::string&>();
+    Result<UnixMillis> t = ParseRfc3339(text);
+    if (!t.ok()) {
+      return Invalid(name, "must be an RFC 3339 timestamp such as 2026-02-27T04:55:00Z: " +
+                               t.status().message() + " (got " + Quote(text) + ")");
+    }
+    // The common case is already normal ("...T...sss.mmmZ"): keep the string.
+    const bool normal = text.size() == 24 && text[10] == 'T' && text[19] == '.' && text[23] == 'Z';
+    if (normal) {
+      obj.emplace_back("occurred_at", std::move(*v));
+    } else {
+      obj.emplace_back("occurred_at", FormatRfc3339Millis(*t));
+    }
+  } else {
+    obj.emplace_back("occurred_at", FormatRfc3339Millis(now));
+  }
+
+  // A default source goes through the same check: a bad --source is reported like data.
+  if (Json* v = slot[field::kSource]) {
+    Status s = CheckString(names[field::kSource], *v, 255);
+    if (!s.ok()) return s;
+    obj.emplace_back("source", std::move(*v));
+  } else {
+    Json source = defaults.source.empty() ? HostName() : defaults.source;
+    Status s = CheckString("source", source, 255);
+    if (!s.ok()) return s;
+    obj.emplace_back("source", std::move(source));
+  }
+
+  for (int f : {field::kIdempotencyKey, field::kCorrelationId}) {
+    if (Json* v = slot[f]) {
+      Status s = CheckString(names[f], *v, 255);
+      if (!s.ok()) return s;
+      obj.emplace_back(kEvtNames[f], std::move(*v));
+    } else {
+      obj.emplace_back(kEvtNames[f], event_id);
+    }
+  }
+
+  std::int64_t retry_count = 0;
+  if (const Json* v = slot[field::kRetryCount]) {
+    Status s = GetRetryCount(names[field::kRetryCount], *v, cloudevents, &retry_count);
+    if (!s.ok()) return s;
+  }
+  obj.emplace_back("retry_count", retry_count);
+
+  if (Json* v = slot[field::kPayload]) {
+    if (!v->is_object()) return WrongType(names[field::kPayload], "a JSON object", *v);
+    obj.emplace_back("payload", std::move(*v));
+  } else {
+    obj.emplace_back("payload", Json::object());
+  }
+
+  if (unknown_count > 0) {
+    for (auto& kv : in) {
+      const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
+      if (f == kCeUnknown) obj.emplace_back(kv.first, std::move(kv.second));
+    }
+  }
+
+  std::size_t size = 0;
+  if (LargerThan(out, defaults.max_event_bytes, &size)) {
+    return Status::InvalidArgument("event is " + std::to_string(size) +
+                                   " bytes, more than --max-event-bytes " +
+                                   std::to_string(defaults.max_event_bytes) +
+                                   " (keep the payload small: pass references to large blobs)");
+  }
+  return Event{std::move(out)};
+}
+
+// Builds the document from nlohmann's SAX events. With nlohmann's own DOM builder each
+// ordered_map grows as a std::vector of pair<const string, json>; that pair's move may
+// throw (the const key is copied), so every growth deep-copies the members already
+// there, and parsing into ordered_json was half again as slow as into std::map. This
+// builder grows objects by moving values instead. It also bounds the nesting depth.
+class DomBuilder {
+ public:
+  explicit DomBuilder(Json* root) : root_(root) {}
+
+  // The SAX interface: each returns false to stop the parse.
+  bool null() { return Value(nullptr); }
+  bool boolean(bool v) { return Value(v); }
+  bool number_integer(Json::number_integer_t v) { return Value(v); }
+  bool number_unsigned(Json::number_unsigned_t v) { return Value(v); }
+  bool number_float(Json::number_float_t v, const std::string& /*text*/) { return Value(v); }
+  bool string(std::string& v) { return Value(v); }  // copied: the lexer reuses v's buffer
+  bool binary(Json::binary_t& v) { return Value(std::move(v)); }
+
+  bool start_object(std::size_t /*unknown*/) {
+    if (++depth_ > kMaxDepth) return TooDeep();
+    stack_.push_back(Put(Json::value_t::object));
+    return true;
+  }
+  bool key(std::string& k) {
+    auto& obj = stack_.back()->get_ref<Json::object_t&>();
+    for (auto& kv : obj) {
+      if (kv.first == k) {  // a repeated key: the last value wins, in the first place
+        member_ = &kv.second;
+        return true;
+      }
+    }
+    if (obj.size() == obj.capacity()) Grow(&obj);
+    obj.emplace_back(k, nullptr);
+    member_ = &obj.back().second;
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t /*unknown*/) {
+    if (++depth_ > kMaxDepth) return TooDeep();
+    stack_.push_back(Put(Json::value_t::array));
+    return true;
+  }
+  bool end_array() { return end_object(); }
+
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const Json::exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  bool too_deep() const { return too_deep_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  // Doubles an object's room by moving its values, where vector's own growth would
+  // copy them all.
+  static void Grow(Json::object_t* obj) {
+    Json::object_t bigger;
+    bigger.reserve(obj->empty() ? 4 : 2 * obj->size());
+    for (auto& kv : *obj) bigger.emplace_back(kv.first, std::move(kv.second));
+    obj->swap(bigger);
+  }
+
+  bool TooDeep() {
+    too_deep_ = true;
+    return false;
+  }
+
+  template <typename T>
+  bool Value(T&& v) {
+    Put(std::forward<T>(v));
+    return true;
+  }
+
+  // Stores a new value where the parser is (the root, the next array element, or the
+  // member whose key came last) and returns it. Pointers on stack_ stay valid: a
+  // container only grows again once its open child has been closed.
+  template <typename T>
+  Json* Put(T&& v) {
+    if (stack_.empty()) {
+      *root_ = Json(std::forward<T>(v));
+      return root_;
+    }
+    Json* top = stack_.back();
+    if (top->is_array()) {
+      auto& arr = top->get_ref<Json::array_t&>();
+      arr.emplace_back(std::forward<T>(v));
+      return &arr.back();
+    }
+    *member_ = Json(std::forward<T>(v));
+    return member_;
+  }
+
+  Json* root_;
+  std::vector<Json*> stack_;
+  Json* member_ = nullptr;
+  int depth_ = 0;
+  bool too_deep_ = false;
+  std::string error_;
+};
+
+// "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
+// becomes "invalid JSON: column 5: syntax error ...", one line, no control characters.
+Status InvalidJson(const char* what) {
+  std::string_view reason = what;
+  if (!reason.empty() && reason.front() == '[') {
+    const std::size_t end = reason.find("] ");
+    if (end != std::string_view::npos) reason.remove_prefix(end + 2);
+  }
+  if (reason.substr(0, "parse error at line 1, "sv.size()) == "parse error at line 1, "sv) {
+    reason.remove_prefix("parse error at line 1, "sv.size());
+  }
+  std::string m = "invalid JSON: ";
+  AppendEscaped(&m, reason, 200, false);
+  return Status::InvalidArgument(std::move(m));
+}
+
+}  // namespace
+
+Result<EventFormat> ParseEventFormat(std::string_view text) {
+  if (text == "evt") return EventFormat::kEvt;
+  if (text == "cloudevents") return EventFormat::kCloudEvents;
+  return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quote(text) +
+                                 ")");
+}
+
+Result<Event> MakeEvent(Json object, const EventDefaults& defaults) {
+  try {
+    return MakeEventImpl(std::move(object), defaults);
+  } catch (const std::exception& e) {
+    // Only allocation failures (or a bug) get here; keep the promise of no exceptions.
+    return Status::Internal(std::string("making an event: ") + e.what());
+  }
+}
+
+Result<Event> ParseEvent(std::string_view text, const EventDefaults& defaults) {
+  Json object;
+  try {
+    DomBuilder builder(&object);
+    if (!Json::sax_parse(text.data(), text.data() + text.size(), &builder)) {
+      if (builder.too_deep()) {
+        return Status::InvalidArgument("invalid JSON: nested deeper than " +
+                                       std::to_string(kMaxDepth) + " levels");
+      }
+      return InvalidJson(builder.error().c_str());
+    }
+  } catch (const Json::exception& e) {
+    return InvalidJson(e.what());
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("parsing an event: ") + e.what());
+  }
+  return MakeEvent(std::move(object), defaults);
+}
+
+bool IsNewerSchemaVersion(const Status& status) {
+  // The exact shape "[...: ]schema_version: <digits> is newer than this reader's 1", so
+  // that a quoted value inside another message (always followed by a quote and a
+  // parenthesis) cannot pass for it.
+  if (status.kind() != Status::Kind::kInvalidArgument) return false;
+  std::string_view m = status.message();
+  if (m.size() < kNewerSuffix.size() || m.substr(m.size() - kNewerSuffix.size()) != kNewerSuffix) {
+    return false;
+  }
+  m.remove_suffix(kNewerSuffix.size());
+  std::size_t digits = 0;
+  while (digits < m.size() && m[m.size() - 1 - digits] >= '0' && m[m.size() - 1 - digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0) return false;
+  m.remove_suffix(digits);
+  constexpr std::string_view kPrefix = "schema_version: ";
+  if (m.size() < kPrefix.size() || m.substr(m.size() - kPrefix.size()) != kPrefix) return false;
+  m.remove_suffix(kPrefix.size());
+  return m.empty() || (m.size() >= 2 && m.substr(m.size() - 2) == ": ");
+}
+
+Json ToCloudEvents(const Event& event) {
+  const Json& doc = event.doc;
+  Json ce(Json::value_t::object);
+  if (!doc.is_object()) return ce;
+  auto& obj = ce.get_ref<Json::object_t&>();
+  obj.reserve(doc.size() + 2);
+  obj.emplace_back("specversion", "1.0");
+  auto copy = [&](int f) {
+    const auto it = doc.find(kEvtNames[f]);
+    if (it != doc.end()) obj.emplace_back(kCeNames[f], *it);
+  };
+  copy(field::kEventId);
+  copy(field::kEventType);
+  copy(field::kSource);
+  copy(field::kOccurredAt);
+  obj.emplace_back("datacontenttype", "application/json");
+  copy(field::kPayload);
+  copy(field::kIdempotencyKey);
+  copy(field::kCorrelationId);
+  copy(field::kRetryCount);
+  for (const auto& kv : doc.items()) {
+    // An unknown evt field named like an attribute written above (say "type") cannot
+    // be written twice; it is left out of the CloudEvents form.
+    if (EvtField(kv.key()) < 0 && !IsCeReserved(kv.key())) obj.emplace_back(kv.key(), kv.value());
+  }
+  return ce;
+}
+
+std::string Serialize(const Event& event, EventFormat format) {
+  try {
+    if (format == EventFormat::kCloudEvents) {
+      return WriteCompact(ToCloudEvents(event));
+    }
+    return WriteCompact(event.doc);
+  } catch (const std::exception&) {
+    return std::string();  // out of memory: nothing sensible to write
+  }
+}
+
+const std::string& HostName() {
+  static const std::string name = [] {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return std::string("localhost");
+    return std::string(buf);
+  }();
+  return name;
+}
+
+}  // namespace evt

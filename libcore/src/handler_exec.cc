@@ -1,0 +1,146 @@
+#include "evt/handler_exec.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "subprocess.h"
+
+namespace evt {
+
+namespace {
+
+constexpr std::size_t kMaxErrorLine = 500;
+
+// Reads a string field without throwing: a handler never throws, even on an event
+// that skipped validation.
+std::string Field(const Event& event, const char* key) {
+  auto it = event.doc.find(key);
+  if (it == event.doc.end()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+std::string ErrnoText(int err) { return std::generic_category().message(err); }
+
+std::string FormatShortDuration(Millis d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+std::string SignalText(int sig) {
+  std::string text = "killed by signal " + std::to_string(sig);
+  if (const char* abbrev = sigabbrev_np(sig)) text += " (SIG" + std::string(abbrev) + ")";
+  return text;
+}
+
+// Keeps an error message on one bounded line whatever the handler printed.
+std::string OneLine(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out.push_back(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+bool IsBlank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\f\v") == std::string_view::npos;
+}
+
+}  // namespace
+
+ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {}
+
+HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
+  HandlerResult result;
+  if (ctx.cancel != nullptr && ctx.cancel->cancelled()) {
+    // Shutting down: do not start new work at all.
+    result.outcome = Outcome::kTransient;
+    result.category = Category::kTimeout;
+    result.interrupted = true;
+    result.error = "interrupted by shutdown";
+    return result;
+  }
+
+  ProcessSpec spec;
+  spec.argv = options_.argv;
+  spec.timeout = options_.timeout;
+  spec.kill_after = options_.kill_after;
+  spec.max_capture = options_.max_output_bytes;
+  spec.cancel_fd = ctx.cancel != nullptr ? ctx.cancel->fd() : -1;
+  if (ctx.event != nullptr) {
+    const Event& e = *ctx.event;
+    // Event data travels only as environment values and stdin bytes, never through a
+    // shell, so `$(...)` in a payload stays text.
+    spec.extra_env = {
+        "EVT_EVENT_ID=" + Field(e, "event_id"),
+        "EVT_EVENT_TYPE=" + Field(e, "event_type"),
+        "EVT_IDEMPOTENCY_KEY=" + Field(e, "idempotency_key"),
+        "EVT_ATTEMPT=" + std::to_string(ctx.attempt),
+        "EVT_SOURCE=" + Field(e, "source"),
+        "EVT_CORRELATION_ID=" + Field(e, "correlation_id"),
+    };
+    spec.stdin_data = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+    spec.stdin_data.push_back('\n');
+  }
+  // The last non-empty stderr line is usually the handler's own explanation; track it
+  // here rather than from the bounded capture, which may have cut it off.
+  std::string last_line;
+  spec.on_stderr_line = [&](std::string_view line) {
+    if (!IsBlank(line)) last_line.assign(line.data(), std::min(line.size(), kMaxErrorLine + 1));
+    if (ctx.on_stderr_line) ctx.on_stderr_line(line);
+  };
+
+  ProcessResult p = RunProcess(spec);
+  result.duration = p.duration;
+  result.output = std::move(p.out);
+
+  ExitClassifier::Verdict verdict{Outcome::kTransient, Category::kDependency};
+  if (!p.started) {
+    const std::string cmd = options_.argv.empty() ? "" : options_.argv[0];
+    result.error = OneLine("cannot run " + cmd + ": " + ErrnoText(p.start_errno), 1000);
+  } else if (p.cancelled) {
+    verdict = {Outcome::kTransient, Category::kTimeout};
+    result.interrupted = true;
+    result.error = "interrupted by shutdown";
+  } else if (p.timed_out) {
+    verdict = ExitClassifier::ForTimeout();
+    result.error = "timed out after " + FormatShortDuration(options_.timeout);
+  } else if (p.exited) {
+    verdict = options_.classifier.ForExit(p.exit_code);
+    if (p.exit_code != 0) {
+      result.error = "exit " + std::to_string(p.exit_code);
+      if (!last_line.empty()) result.error += ": " + OneLine(last_line, kMaxErrorLine);
+    }
+  } else {
+    verdict = ExitClassifier::ForSignal();
+    result.error = SignalText(p.term_signal);
+  }
+  result.outcome = verdict.outcome;
+  result.category = verdict.category;
+  return result;
+}
+
+Status ExecHandler::CheckCommand(const std::vector<std::string>& argv) {
+  if (argv.empty()) {
+    return Status::Config("no handler command given (evt-work [options] -- COMMAND [ARGS...])");
+  }
+  const std::string& cmd = argv[0];
+  bool found = false;
+  for (const std::string& path : ExecCandidates(cmd)) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) continue;
+    found = true;
+    if (S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0) return Status::Ok();
+  }
+  if (!found) return Status::Config("handler command not found: " + cmd);
+  return Status::Config("handler command not executable: " + cmd);
+}
+
+}  // namespace evt
