@@ -1,25 +1,12 @@
 #include "evt/cli.h"
 
 #include <cstdio>
+#include <cstdlib>
 
+#include "evt/broker.h"
 #include "evt/exit_code.h"
 
 namespace evt {
-namespace {
-
-// "redis://user:secret@host" → "redis://user:***@host": a URL is never printed with its
-// password.
-std::string RedactUrl(const std::string& url) {
-  std::size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  std::size_t at = url.find('@', scheme + 3);
-  if (at == std::string::npos) return url;
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
-}
-
-}  // namespace
 
 std::string VersionString() { return "evt 0.1.0"; }
 
@@ -29,10 +16,20 @@ void SetUpApp(CLI::App& app, CommonOptions* common) {
       "Every option also reads the EVT_* environment variable shown (flag > environment > "
       "default).\nDurations read 250ms, 90s, 5m, 2h, 7d. See the man page for exit statuses.");
   app.get_formatter()->column_width(36);
-  app.add_option("--broker", common->broker,
-                 "Where events go and come from: - (default) = NDJSON on stdout/stdin")
+  app.add_option(
+         "--broker", common->broker,
+         "- (NDJSON on stdin/stdout), redis://[user[:pass]@]host[:port][/db] or unix:///path?db=N")
       ->envname("EVT_BROKER")
       ->capture_default_str();
+  app.add_option("-q,--queue", common->queue, "Queue name: 1-64 of [A-Za-z0-9_.-]")
+      ->envname("EVT_QUEUE")
+      ->capture_default_str();
+  app.add_option("--namespace", common->ns, "Prefix of every Redis key")
+      ->envname("EVT_NAMESPACE")
+      ->capture_default_str();
+  app.add_option("--redis-password-file", common->redis_password_file,
+                 "Read the Redis password from FILE (or set EVT_REDIS_PASSWORD)")
+      ->envname("EVT_REDIS_PASSWORD_FILE");
   app.add_option("--max-event-bytes", common->max_event_bytes,
                  "Largest serialized event (and input line) accepted")
       ->envname("EVT_MAX_EVENT_BYTES")
@@ -80,11 +77,22 @@ Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common) 
   Result<LogLevel> level = ParseLogLevel(common.log_level);
   if (!level.ok()) return level.status();
   InitLogging(LogOptions{tool, *format, *level});
-  if (common.broker != "-" && !common.broker.empty()) {
-    return Status::Usage("--broker " + RedactUrl(common.broker) +
-                         ": only '-' (NDJSON on stdin/stdout) is supported in this build");
-  }
+  if (Status s = ValidateQueueName(common.queue); !s.ok()) return s;
+  if (Status s = ValidateNamespace(common.ns); !s.ok()) return s;
+  Result<BrokerConfig> broker = ParseBrokerUrl(common.broker);
+  if (!broker.ok()) return broker.status();
   return Status::Ok();
+}
+
+Result<BrokerConfig> ResolveBroker(const CommonOptions& common) {
+  Result<BrokerConfig> broker = ParseBrokerUrl(common.broker);
+  if (!broker.ok()) return broker.status();
+  if (broker->is_redis()) {
+    Status s = ResolveRedisPassword(&*broker, common.redis_password_file,
+                                    std::getenv("EVT_REDIS_PASSWORD"));
+    if (!s.ok()) return s;
+  }
+  return broker;
 }
 
 int ReportFatal(const std::string& tool, const Status& status) {

@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
   if (evt::Status s = evt::ApplyCommonOptions(tool, common); !s.ok()) {
     return evt::ReportFatal(tool, s);
   }
+  evt::Result<evt::BrokerConfig> broker = evt::ResolveBroker(common);
+  if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
+  if (broker->is_redis()) {
+    return evt::ReportFatal(tool, evt::Status::Usage("--broker " + broker->redacted +
+                                                     ": the Redis transport is not built yet"));
+  }
   o.max_event_bytes = common.max_event_bytes;
   o.format = *evt::ParseEventFormat(format);
   if (evt::Status s = evt::ValidateEmitOptions(o); !s.ok()) return evt::ReportFatal(tool, s);

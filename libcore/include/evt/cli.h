@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "evt/broker.h"
 #include "evt/duration.h"
 #include "evt/event.h"
 #include "evt/log.h"
@@ -21,6 +22,9 @@ struct CommonOptions {
   std::string log_format = "text";  // --log-format, EVT_LOG_FORMAT
   std::string log_level = "info";   // --log-level, EVT_LOG_LEVEL
   std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
+  std::string queue = "default";    // --queue, EVT_QUEUE
+  std::string ns = "evt";           // --namespace, EVT_NAMESPACE: Redis key prefix
+  std::string redis_password_file;  // --redis-password-file, EVT_REDIS_PASSWORD_FILE
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
 };
 
@@ -37,10 +41,13 @@ CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, Millis* t
 // "<tool>: error: ..." plus a hint to run --help).
 int ParseCommandLine(CLI::App& app, int argc, char** argv);
 
-// Validates the common options and starts logging for `tool`. Usage error on bad values;
-// Unavailable-free: a broker other than "-" is reported as a Usage error until a
-// broker transport exists.
+// Validates the common options (log settings, queue, namespace, broker URL) and starts
+// logging for `tool`. Usage error on bad values.
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common);
+
+// The broker of --broker with its password resolved (URL, --redis-password-file, then
+// EVT_REDIS_PASSWORD). Usage or Config error.
+Result<BrokerConfig> ResolveBroker(const CommonOptions& common);
 
 // Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be
 // set up yet) and returns ExitCodeFor(status).

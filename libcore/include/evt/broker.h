@@ -1,0 +1,46 @@
+// Where events go: the --broker URL and its credentials.
+//
+//   -                                              NDJSON on stdout/stdin (no server)
+//   redis://[user[:password]@]host[:port][/db]     Redis over TCP (default port 6379)
+//   unix:///path/redis.sock[?db=N]                 Redis over a Unix socket
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "evt/status.h"
+
+namespace evt {
+
+struct BrokerConfig {
+  enum class Kind { kStdio, kRedisTcp, kRedisUnix };
+  Kind kind = Kind::kStdio;
+  std::string host;      // kRedisTcp
+  int port = 6379;       // kRedisTcp
+  std::string path;      // kRedisUnix
+  int db = 0;            // SELECT db
+  std::string user;      // ACL user name; empty = default user
+  std::string password;  // empty = no AUTH
+  std::string redacted;  // the URL with its password replaced by "***", for messages
+
+  bool is_redis() const { return kind != Kind::kStdio; }
+};
+
+// Parses a broker URL. Usage error naming the (redacted) URL and what is wrong.
+Result<BrokerConfig> ParseBrokerUrl(std::string_view url);
+
+// The URL with a password replaced by "***"; anything else unchanged.
+std::string RedactUrl(std::string_view url);
+
+// Fills config->password when the URL had none: from the file at `password_file` (first
+// line, if the path is non-empty) or else from `env_password` (EVT_REDIS_PASSWORD). A
+// password file that cannot be read is a Config error naming it.
+Status ResolveRedisPassword(BrokerConfig* config, const std::string& password_file,
+                            const char* env_password);
+
+// Queue names: 1-64 of [A-Za-z0-9_.-]. Usage error otherwise.
+Status ValidateQueueName(std::string_view queue);
+// Namespaces (key prefixes): 1-64 of [A-Za-z0-9_.:-], no braces. Usage error otherwise.
+Status ValidateNamespace(std::string_view ns);
+
+}  // namespace evt
