@@ -20,7 +20,9 @@ echo "machine: $(nproc) cores, $(uname -r)"
 # 1. Bulk emit throughput.
 "$bin/evt-emit" --type bench.seed --source bench --field server=srv-a --field bucket=backup-prod-a \
   --field 'size:=123456' --field 'tags:=["nightly","full"]' > "$tmp/one.ndjson"
-awk -v n="$N" '{ for (i = 0; i < n; i++) { l = $0; sub(/"event_id":"[^"]*"/, "\"event_id\":\"evt_bench_" i "\"", l); print l } }' \
+# Distinct events: the seed's id (also its idempotency_key and correlation_id) made unique.
+seed_id=$(jq -r .event_id "$tmp/one.ndjson")
+awk -v n="$N" -v id="$seed_id" '{ for (i = 0; i < n; i++) { l = $0; gsub(id, "evt_bench_" i, l); print l } }' \
   "$tmp/one.ndjson" > "$tmp/events.ndjson"
 bytes=$(stat -c %s "$tmp/events.ndjson")
 t=$(now); jq -c . < "$tmp/events.ndjson" > /dev/null; jq_ms=$(ms_since "$t")
