@@ -63,6 +63,8 @@ class StdioWorker {
 
  private:
   void ThreadMain();
+  // Parses one input line; a rejected line is recorded (result + dead letter) and gives null.
+  JobPtr ParseLine(const Line& line);
   void HandleLine(const Line& line);
   void Dispatch(JobPtr job);
   void StartNow(JobPtr job);
@@ -189,7 +191,7 @@ void StdioWorker::DeadLetterJob(const Job& job, DeadReason reason) {
   RecordDeadLetter(d);
 }
 
-void StdioWorker::HandleLine(const Line& line) {
+JobPtr StdioWorker::ParseLine(const Line& line) {
   auto reject = [&](const std::string& error, Json event, DeadReason reason) {
     Log(LogLevel::kError, "line " + std::to_string(line.number) + ": " + error);
     DeadLetter d;
@@ -214,7 +216,7 @@ void StdioWorker::HandleLine(const Line& line) {
     reject("line is " + std::to_string(line.length) + " bytes, more than --max-event-bytes " +
                std::to_string(options_.max_event_bytes),
            Json(), DeadReason::kInvalid);
-    return;
+    return nullptr;
   }
   EventDefaults defaults;
   defaults.max_event_bytes = options_.max_event_bytes;
@@ -229,13 +231,17 @@ void StdioWorker::HandleLine(const Line& line) {
       ++stats_.invalid;
       reject(ev.status().message(), Json(), DeadReason::kInvalid);
     }
-    return;
+    return nullptr;
   }
   ++stats_.events;
   auto job = std::make_unique<Job>();
   job->event = std::move(*ev);
   job->line = line.number;
-  Dispatch(std::move(job));
+  return job;
+}
+
+void StdioWorker::HandleLine(const Line& line) {
+  if (JobPtr job = ParseLine(line)) Dispatch(std::move(job));
 }
 
 void StdioWorker::Dispatch(JobPtr job) {
@@ -413,22 +419,7 @@ void StdioWorker::InterruptEverythingLeft() {
   // recorded, never dropped.
   Line line;
   while (reader_.HasBufferedLine() && reader_.Next(&line) == LineReader::State::kLine) {
-    if (line.too_long) {
-      HandleLine(line);
-      continue;
-    }
-    EventDefaults defaults;
-    defaults.max_event_bytes = options_.max_event_bytes;
-    Result<Event> ev = ParseEvent(line.text, defaults);
-    if (!ev.ok()) {
-      HandleLine(line);
-      continue;
-    }
-    ++stats_.events;
-    auto job = std::make_unique<Job>();
-    job->event = std::move(*ev);
-    job->line = line.number;
-    Interrupt(std::move(job));
+    if (JobPtr job = ParseLine(line)) Interrupt(std::move(job));
   }
   std::string_view partial = reader_.Unconsumed();
   if (!partial.empty()) {

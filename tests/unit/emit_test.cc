@@ -8,25 +8,12 @@
 #include <string>
 
 #include "evt/log.h"
+#include "temp_fd.h"
+
+using evt::testing::FdWith;
+using evt::testing::ReadFd;
 
 namespace {
-
-int FdWith(const std::string& content) {
-  int fd = ::memfd_create("emit_in", MFD_CLOEXEC);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-  REQUIRE(::lseek(fd, 0, SEEK_SET) == 0);
-  return fd;
-}
-
-std::string ReadFd(int fd) {
-  REQUIRE(::lseek(fd, 0, SEEK_SET) == 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  return out;
-}
 
 evt::EmitOptions OneEvent() {
   evt::EmitOptions o;

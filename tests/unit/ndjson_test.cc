@@ -8,16 +8,12 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "temp_fd.h"
 
-// A file descriptor holding `content`, read from the start.
-int FdWith(const std::string& content) {
-  int fd = ::memfd_create("ndjson_test", MFD_CLOEXEC);
-  REQUIRE(fd >= 0);
-  REQUIRE(::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-  REQUIRE(::lseek(fd, 0, SEEK_SET) == 0);
-  return fd;
-}
+using evt::testing::FdWith;
+using evt::testing::ReadFd;
+
+namespace {
 
 struct Got {
   std::uint64_t number;
