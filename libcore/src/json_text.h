@@ -1,0 +1,30 @@
+// PRIVATE: JSON text for events and messages. A compact writer with nlohmann's output
+// for valid UTF-8 (but several times faster, see json_text.cc), a cheap size check for
+// --max-event-bytes, and escaping that makes user data safe to quote in a one-line message.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "evt/event.h"
+
+namespace evt {
+
+// The length of the valid UTF-8 sequence at p (its code point in *cp), or 0 when the
+// bytes there are not one (overlong forms, surrogates and values past U+10FFFF included).
+std::size_t DecodeUtf8(const char* p, const char* end, std::uint32_t* cp);
+
+// Appends `s` JSON-escaped (without the quotes; `"` and `\` only when `quoting`), cut
+// after `max_chars` characters with "...". Control characters are escaped and invalid
+// UTF-8 becomes U+FFFD, so quoted user data can neither break a line nor drive a terminal.
+void AppendEscaped(std::string* out, std::string_view s, std::size_t max_chars, bool quoting);
+
+// Whether `doc` written compactly is larger than `max` bytes; its exact size if so.
+bool LargerThan(const Json& doc, std::size_t max, std::size_t* size);
+
+// `doc` as compact JSON text (invalid UTF-8 replaced by U+FFFD).
+std::string WriteCompact(const Json& doc);
+
+}  // namespace evt
