@@ -66,8 +66,9 @@ _evt_common() {
   case $1 in
     --log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
     --log-level) COMPREPLY=($(compgen -W 'debug info warn error off' -- "$cur")) ;;
-    --broker) COMPREPLY=($(compgen -W '-' -- "$cur")) ;;
-    --max-event-bytes) ;;
+    --broker) COMPREPLY=($(compgen -W '- redis://127.0.0.1:6379 unix:///run/redis/redis.sock' -- "$cur")) ;;
+    --redis-password-file) _evt_files '' ;;
+    --max-event-bytes | -q | --queue | --namespace) ;;
     *) return 1 ;;
   esac
   return 0
@@ -87,12 +88,16 @@ _evt_emit() {
         COMPREPLY=($(compgen -W '- @' -- "$cur"))
         [[ ${COMPREPLY[*]} == @ ]] && compopt -o nospace 2>/dev/null
       fi ;;
-    -t | --type | -s | --source | -k | --key | --id | --correlation-id | -f | --field) ;;
+    --on-full) COMPREPLY=($(compgen -W 'wait fail' -- "$cur")) ;;
+    --spool) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
+    -t | --type | -s | --source | -k | --key | --id | --correlation-id | -f | --field | \
+      --delay | --at | --max-depth | --wait-timeout | --group) ;;
     *)
       if ! _evt_common "$prev" && [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W '-h --help --version --broker --max-event-bytes
-          --log-format --log-level -t --type -s --source -k --key --id --correlation-id
-          -p --payload -f --field --stdin --format' -- "$cur"))
+        COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
+          --redis-password-file --max-event-bytes --log-format --log-level -t --type -s --source -k --key --id --correlation-id
+          -p --payload -f --field --stdin --format --delay --at --max-depth --on-full
+          --wait-timeout --spool --group' -- "$cur"))
       fi ;;
   esac
   _evt_reply
@@ -118,14 +123,16 @@ _evt_work() {
       --dlq) _evt_files '' ;;
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
-        --shutdown-grace | --max-output-bytes | --consumer | --seed) ;;
+        --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
+        --claim-after | --idempotency-ttl | --retention | --heartbeat) ;;
       *)
         if ! _evt_common "$prev" && [[ $cur == -* ]]; then
-          COMPREPLY=($(compgen -W '-h --help --version --broker --max-event-bytes
-            --log-format --log-level -c --concurrency --timeout --kill-after
+          COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
+            --redis-password-file --max-event-bytes --log-format --log-level -c --concurrency --timeout --kill-after
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
-            --seed --' -- "$cur"))
+            --seed --group --claim-after --idempotency-ttl --retention --heartbeat
+            --' -- "$cur"))
         fi ;;
     esac
   fi

@@ -6,6 +6,9 @@ for cmd in evt-emit evt-work
     complete -c $cmd -s h -l help -d 'Print the options and exit'
     complete -c $cmd -l version -d 'Print the version and exit'
     complete -c $cmd -l broker -x -a '-' -d 'Where events go and come from (- = NDJSON on stdout/stdin)'
+    complete -c $cmd -s q -l queue -x -d 'Queue name'
+    complete -c $cmd -l namespace -x -d 'Prefix of every Redis key'
+    complete -c $cmd -l redis-password-file -r -F -d 'Read the Redis password from FILE'
     complete -c $cmd -l max-event-bytes -x -d 'Largest serialized event and input line accepted'
     complete -c $cmd -l log-format -x -a 'text json' -d 'Log lines on stderr as text or json'
     complete -c $cmd -l log-level -x -a 'debug info warn error off' -d 'Log level'
@@ -32,6 +35,13 @@ complete -c evt-emit -s p -l payload -x -a '(__evt_emit_payload)' -d 'payload: J
 complete -c evt-emit -s f -l field -x -d 'payload field: KEY=VALUE (string) or KEY:=JSON'
 complete -c evt-emit -l stdin -d 'Read many events as NDJSON on stdin'
 complete -c evt-emit -l format -x -a 'evt cloudevents' -d 'Output format'
+complete -c evt-emit -l delay -x -d 'Deliver after this long (Redis)'
+complete -c evt-emit -l at -x -d 'Deliver at this RFC 3339 time (Redis)'
+complete -c evt-emit -l max-depth -x -d 'Backpressure: queued + pending events allowed'
+complete -c evt-emit -l on-full -x -a 'wait fail' -d 'When the queue is at --max-depth'
+complete -c evt-emit -l wait-timeout -x -d 'How long --on-full wait (and a Redis outage) may last'
+complete -c evt-emit -l spool -x -a '(__fish_complete_directories)' -d 'Spool events to DIR while Redis is unreachable'
+complete -c evt-emit -l group -x -d 'Consumer group whose backlog --max-depth counts'
 
 # evt-work: options until "--", then the handler command and its arguments.
 function __evt_work_dashdash
@@ -59,6 +69,11 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l shutdown-grace -x -d 'On SI
 complete -c evt-work -n 'not __evt_work_dashdash' -l max-output-bytes -x -d 'Bound on captured handler stdout and stderr, each'
 complete -c evt-work -n 'not __evt_work_dashdash' -l consumer -x -d 'Consumer name in logs and dead letters'
 complete -c evt-work -n 'not __evt_work_dashdash' -l seed -x -d 'Seed of the retry jitter (0 = random)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l group -x -d 'Redis consumer group'
+complete -c evt-work -n 'not __evt_work_dashdash' -l claim-after -x -d 'Claim entries of dead consumers idle this long'
+complete -c evt-work -n 'not __evt_work_dashdash' -l idempotency-ttl -x -d 'How long a done record keeps a key from running again'
+complete -c evt-work -n 'not __evt_work_dashdash' -l retention -x -d 'Keep stream history at least this long'
+complete -c evt-work -n 'not __evt_work_dashdash' -l heartbeat -x -d 'How often the worker reports itself alive'
 complete -c evt-work -n 'not __evt_work_dashdash' -f
 complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
 complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F

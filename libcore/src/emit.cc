@@ -1,6 +1,7 @@
 #include "evt/emit.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,16 @@ Result<std::string> PayloadText(const EmitOptions& o, int stdin_fd) {
   return o.payload;
 }
 
+// True when reading `fd` would not block now (data, end of file, or an error is waiting).
+bool InputReady(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n != 0;
+}
+
 Json ParseJson(const std::string& text, bool* ok) {
   Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   *ok = !j.is_discarded();
@@ -57,7 +68,7 @@ Json ParseJson(const std::string& text, bool* ok) {
 
 }  // namespace
 
-Status ValidateEmitOptions(const EmitOptions& o) {
+Status ValidateEmitOptions(const EmitOptions& o, bool to_broker) {
   if (o.from_stdin) {
     if (!o.type.empty() || !o.key.empty() || !o.id.empty() || !o.correlation_id.empty() ||
         !o.payload.empty() || !o.fields.empty()) {
@@ -65,10 +76,26 @@ Status ValidateEmitOptions(const EmitOptions& o) {
           "--stdin reads whole events; --type, --key, --id, --correlation-id, --payload and "
           "--field describe one event and cannot be combined with it");
     }
-    return Status::Ok();
-  }
-  if (o.type.empty()) {
+  } else if (o.type.empty()) {
     return Status::Usage("--type is required (or --stdin to read NDJSON events)");
+  }
+  if (!to_broker &&
+      (o.delay.count() > 0 || !o.at.empty() || o.max_depth > 0 || !o.spool_dir.empty())) {
+    return Status::Usage(
+        "--delay, --at, --max-depth and --spool need a broker (--broker redis://...); "
+        "on stdout there is no queue to delay, bound or spool for");
+  }
+  if (o.delay.count() > 0 && !o.at.empty()) {
+    return Status::Usage("--delay and --at both set a due time: give one of them");
+  }
+  if (!o.at.empty()) {
+    if (Result<UnixMillis> t = ParseRfc3339(o.at); !t.ok()) {
+      return Status::Usage("--at " + o.at + ": " + t.status().message());
+    }
+  }
+  if (o.max_depth < 0) return Status::Usage("--max-depth must be 0 (no limit) or more");
+  if (o.on_full != "wait" && o.on_full != "fail") {
+    return Status::Usage("--on-full " + o.on_full + ": expected wait or fail");
   }
   return Status::Ok();
 }
@@ -113,9 +140,8 @@ Result<Event> BuildEventFromFlags(const EmitOptions& o, int stdin_fd) {
   return MakeEvent(std::move(doc), defaults);
 }
 
-Status EmitStream(int in_fd, int out_fd, const EmitOptions& o, EmitStats* stats) {
+Status ReadEventStream(int in_fd, const EmitOptions& o, EmitStats* stats, const EventSink& sink) {
   LineReader reader(in_fd, o.max_event_bytes);
-  LineWriter writer(out_fd);
   EventDefaults defaults;
   defaults.source = o.source;
   defaults.max_event_bytes = o.max_event_bytes;
@@ -124,10 +150,7 @@ Status EmitStream(int in_fd, int out_fd, const EmitOptions& o, EmitStats* stats)
     LineReader::State st = reader.Next(&line);
     if (st == LineReader::State::kWouldBlock) continue;
     if (st == LineReader::State::kEof) break;
-    if (st == LineReader::State::kError) {
-      (void)writer.Flush();  // keep what was good; the read error is what matters
-      return reader.status();
-    }
+    if (st == LineReader::State::kError) return reader.status();
     ++stats->lines;
     if (line.too_long) {
       ++stats->rejected;
@@ -142,17 +165,28 @@ Status EmitStream(int in_fd, int out_fd, const EmitOptions& o, EmitStats* stats)
       Log(LogLevel::kError, "line " + std::to_string(line.number) + ": " + ev.status().message());
       continue;
     }
-    Status s = writer.WriteLine(Serialize(*ev, o.format));
-    if (!s.ok()) return Status::IOError("stdout: " + s.message());
-    ++stats->written;
+    const bool more_ready = reader.HasBufferedLine() || InputReady(in_fd);
+    if (Status s = sink(std::move(*ev), line.number, more_ready); !s.ok()) return s;
   }
-  Status s = writer.Flush();
-  if (!s.ok()) return Status::IOError("stdout: " + s.message());
   if (stats->rejected > 0) {
     return Status::InvalidArgument(std::to_string(stats->rejected) + " of " +
                                    std::to_string(stats->lines) + " lines rejected");
   }
   return Status::Ok();
+}
+
+Status EmitStream(int in_fd, int out_fd, const EmitOptions& o, EmitStats* stats) {
+  LineWriter writer(out_fd);
+  Status read = ReadEventStream(in_fd, o, stats, [&](Event ev, std::uint64_t, bool) {
+    Status s = writer.WriteLine(Serialize(ev, o.format));
+    if (!s.ok()) return Status::IOError("stdout: " + s.message());
+    ++stats->written;
+    return Status::Ok();
+  });
+  Status s = writer.Flush();  // keep what was good, also when reading failed
+  if (read.kind() == Status::Kind::kIOError) return read;
+  if (!s.ok()) return Status::IOError("stdout: " + s.message());
+  return read;
 }
 
 }  // namespace evt

@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 #include <sys/time.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -11,6 +12,10 @@
 
 namespace evt {
 namespace {
+
+// Clients of this process whose last Retrying() call found Redis unreachable: one warning
+// when the first goes down, one notice when the last is through again.
+std::atomic<int> g_clients_down{0};
 
 timeval ToTimeval(Millis d) {
   timeval tv{};
@@ -51,7 +56,10 @@ RedisScript::RedisScript(std::string src) : source(std::move(src)), sha1(Sha1Hex
 
 RedisClient::RedisClient(RedisClientOptions options) : options_(std::move(options)) {}
 
-RedisClient::~RedisClient() { Disconnect(); }
+RedisClient::~RedisClient() {
+  if (reported_down_) --g_clients_down;
+  Disconnect();
+}
 
 void RedisClient::Disconnect() {
   if (ctx_ != nullptr) redisFree(ctx_);
@@ -121,6 +129,14 @@ Result<ReplyPtr> RedisClient::Command(const std::vector<std::string>& argv) {
 
 Result<std::vector<ReplyPtr>> RedisClient::Pipeline(
     const std::vector<std::vector<std::string>>& commands) {
+  std::vector<ReplyPtr> replies;
+  if (Status s = PipelineInto(commands, &replies); !s.ok()) return s;
+  return replies;
+}
+
+Status RedisClient::PipelineInto(const std::vector<std::vector<std::string>>& commands,
+                                 std::vector<ReplyPtr>* replies) {
+  replies->clear();
   if (Status s = Connect(); !s.ok()) return s;
   for (const auto& argv : commands) {
     ArgvBuf buf(argv);
@@ -129,14 +145,13 @@ Result<std::vector<ReplyPtr>> RedisClient::Pipeline(
       return Fail("pipeline");
     }
   }
-  std::vector<ReplyPtr> replies;
-  replies.reserve(commands.size());
+  replies->reserve(commands.size());
   for (std::size_t i = 0; i < commands.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(ctx_, &raw) != REDIS_OK) return Fail("pipeline");
-    replies.emplace_back(static_cast<redisReply*>(raw));
+    replies->emplace_back(static_cast<redisReply*>(raw));
   }
-  return replies;
+  return Status::Ok();
 }
 
 Result<ReplyPtr> RedisClient::Eval(const RedisScript& script, const std::vector<std::string>& keys,
@@ -160,16 +175,22 @@ Status RedisClient::Retrying(const std::function<Status()>& attempt,
   while (true) {
     Status s = attempt();
     if (s.kind() != Status::Kind::kUnavailable) {
+      // The process logs the change, not each connection: the last client to get through
+      // says so.
       if (reported_down_) {
         reported_down_ = false;
-        Log(LogLevel::kInfo, "redis reachable again", {{"broker", options_.broker.redacted}});
+        if (--g_clients_down == 0) {
+          Log(LogLevel::kInfo, "redis reachable again", {{"broker", options_.broker.redacted}});
+        }
       }
       return s;
     }
     if (!reported_down_) {
       reported_down_ = true;
-      Log(LogLevel::kWarn, "redis unreachable, retrying with backoff",
-          {{"broker", options_.broker.redacted}, {"error", s.message()}});
+      if (g_clients_down++ == 0) {
+        Log(LogLevel::kWarn, "redis unreachable, retrying with backoff",
+            {{"broker", options_.broker.redacted}, {"error", s.message()}});
+      }
     }
     if (give_up && give_up()) return s;
     // Sleep in short steps so that a stop request is noticed quickly.

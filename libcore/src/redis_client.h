@@ -61,6 +61,12 @@ class RedisClient {
   // Sends all commands in one write, then reads one reply per command, in order.
   Result<std::vector<ReplyPtr>> Pipeline(const std::vector<std::vector<std::string>>& commands);
 
+  // Like Pipeline, but on a connection failure keeps in `*replies` the replies read before
+  // it (the first replies->size() commands were answered; the others may or may not have
+  // run) and returns Unavailable. `*replies` is cleared first.
+  Status PipelineInto(const std::vector<std::vector<std::string>>& commands,
+                      std::vector<ReplyPtr>* replies);
+
   // EVALSHA, falling back to EVAL when the server does not know the script.
   Result<ReplyPtr> Eval(const RedisScript& script, const std::vector<std::string>& keys,
                         const std::vector<std::string>& args);
@@ -68,7 +74,8 @@ class RedisClient {
   // Runs `attempt` (which uses this client) until it returns anything but Unavailable,
   // reconnecting with capped exponential backoff between tries, or until `give_up()` is
   // true; then returns the last status. Logs once when Redis becomes unreachable and once
-  // when it is back.
+  // when it is back, for the whole process: with several clients (one per thread), the
+  // first to find it down and the last to get through again log.
   Status Retrying(const std::function<Status()>& attempt, const std::function<bool()>& give_up);
 
   const BrokerConfig& broker() const { return options_.broker; }

@@ -1,0 +1,264 @@
+#include "evt/spool.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "evt/log.h"
+#include "evt/ndjson.h"
+
+namespace evt {
+namespace {
+
+// Spool lines were validated when they were appended, under that run's --max-event-bytes;
+// reading them back must not refuse a big one a generous run let in.
+constexpr std::size_t kMaxSpoolLine = std::size_t{64} * 1024 * 1024 + 4096;
+
+Status Errno(const std::string& what, const std::string& path) {
+  return Status::IOError(what + " " + path + ": " + std::strerror(errno));
+}
+
+// Closes a file descriptor when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+Status SyncDir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return Errno("cannot open folder", dir);
+  if (::fsync(fd.get()) != 0) return Errno("cannot fsync folder", dir);
+  return Status::Ok();
+}
+
+std::string Parent(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// mkdir -p with mode 0700 for every folder it creates; each creation is made durable.
+Status MakeDirs(const std::string& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Status::IOError("--spool " + dir + ": not a folder");
+    return Status::Ok();
+  }
+  if (errno != ENOENT) return Errno("cannot use spool folder", dir);
+  std::string parent = Parent(dir);
+  if (parent != dir) {
+    if (Status s = MakeDirs(parent); !s.ok()) return s;
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Errno("cannot create spool folder", dir);
+  }
+  if (::chmod(dir.c_str(), 0700) != 0) return Errno("cannot chmod spool folder", dir);
+  return SyncDir(parent);
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot write", path);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return Status::Ok();
+}
+
+// Holds the exclusive flock on DIR/lock while it lives.
+class DirLock {
+ public:
+  static Result<std::unique_ptr<DirLock>> Take(const std::string& dir) {
+    std::string path = dir + "/lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("cannot open", path);
+    auto lock = std::unique_ptr<DirLock>(new DirLock(fd));
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno != EINTR) return Errno("cannot lock", path);
+    }
+    return lock;
+  }
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  Fd fd_;  // closing it releases the lock
+};
+
+// Opens `path` for appending (and reading its last byte), creating it 0600. Sets *created when it
+// did not exist.
+Result<int> OpenForAppend(const std::string& path, bool* created) {
+  *created = false;
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      *created = true;
+      if (::fchmod(fd, 0600) != 0) {
+        Status s = Errno("cannot chmod", path);
+        ::close(fd);
+        return s;
+      }
+    }
+  }
+  if (fd < 0) return Errno("cannot open", path);
+  return fd;
+}
+
+// Appends `text` to DIR/<name> durably. A file whose last line was torn by a crash gets a
+// newline first, so that the new lines never glue onto it.
+Status AppendDurably(const std::string& dir, const std::string& name, std::string text) {
+  const std::string path = dir + "/" + name;
+  bool created = false;
+  Result<int> opened = OpenForAppend(path, &created);
+  if (!opened.ok()) return opened.status();
+  Fd fd(*opened);
+  struct stat st {};
+  if (!created && ::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+    char last = '\n';
+    if (::pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(0, "\n");
+  }
+  if (Status s = WriteAll(fd.get(), text, path); !s.ok()) return s;
+  if (::fsync(fd.get()) != 0) return Errno("cannot fsync", path);
+  return created ? SyncDir(dir) : Status::Ok();
+}
+
+}  // namespace
+
+std::string SpoolLine(const Publication& entry) {
+  if (entry.due_ms == 0) return Serialize(entry.event);
+  Json envelope = Json::object();
+  envelope["due_at"] = FormatRfc3339Millis(entry.due_ms);
+  envelope["event"] = entry.event.doc;
+  return envelope.dump();
+}
+
+Result<Publication> ParseSpoolLine(std::string_view line) {
+  Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Status::InvalidArgument("not a JSON object");
+  }
+  EventDefaults defaults;
+  defaults.max_event_bytes = kMaxSpoolLine;
+  Publication p;
+  if (!doc.contains("event_type") && doc.contains("event") && doc.contains("due_at")) {
+    if (!doc["due_at"].is_string()) return Status::InvalidArgument("due_at: not a string");
+    Result<UnixMillis> due = ParseRfc3339(doc["due_at"].get<std::string>());
+    if (!due.ok()) return Status::InvalidArgument("due_at: " + due.status().message());
+    Result<Event> ev = MakeEvent(std::move(doc["event"]), defaults);
+    if (!ev.ok()) return ev.status();
+    p.event = std::move(*ev);
+    p.due_ms = *due;
+    return p;
+  }
+  Result<Event> ev = MakeEvent(std::move(doc), defaults);
+  if (!ev.ok()) return ev.status();
+  p.event = std::move(*ev);
+  return p;
+}
+
+Result<Spool> Spool::Open(const std::string& dir) {
+  if (dir.empty()) return Status::Usage("--spool: empty folder name");
+  std::string clean = dir;
+  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  if (Status s = MakeDirs(clean); !s.ok()) return s;
+  return Spool(clean);
+}
+
+Status Spool::Append(const std::vector<Publication>& entries) {
+  if (entries.empty()) return Status::Ok();
+  std::string text;
+  for (const Publication& p : entries) {
+    text += SpoolLine(p);
+    text += '\n';
+  }
+  Result<std::unique_ptr<DirLock>> lock = DirLock::Take(dir_);
+  if (!lock.ok()) return lock.status();
+  return AppendDurably(dir_, "spool.ndjson", std::move(text));
+}
+
+Status Spool::Flush(EventPublisher* publisher, std::size_t round, std::size_t* sent) {
+  *sent = 0;
+  Result<std::unique_ptr<DirLock>> lock = DirLock::Take(dir_);
+  if (!lock.ok()) return lock.status();
+  const std::string path = file();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno == ENOENT ? Status::Ok() : Errno("cannot open", path);
+
+  LineReader reader(fd.get(), kMaxSpoolLine);
+  std::vector<Publication> pending;
+  Line line;
+  bool eof = false;
+  while (!eof) {
+    pending.clear();
+    while (pending.size() < round) {
+      LineReader::State st = reader.Next(&line);
+      if (st == LineReader::State::kWouldBlock) continue;
+      if (st == LineReader::State::kEof) {
+        eof = true;
+        break;
+      }
+      if (st == LineReader::State::kError) return reader.status();
+      Result<Publication> p =
+          line.too_long ? Result<Publication>(Status::InvalidArgument(
+                              "line longer than " + std::to_string(kMaxSpoolLine) + " bytes"))
+                        : ParseSpoolLine(line.text);
+      if (p.ok()) {
+        pending.push_back(std::move(*p));
+        continue;
+      }
+      Log(LogLevel::kError, "spool line unreadable, moved to " + dir_ + "/rejected.ndjson",
+          {{"line", line.number}, {"error", p.status().message()}});
+      std::string keep = line.too_long ? std::string("{}") : std::string(line.text);
+      if (Status s = AppendDurably(dir_, "rejected.ndjson", keep + "\n"); !s.ok()) return s;
+    }
+    std::size_t accepted = 0;
+    Status s = pending.empty() ? Status::Ok() : publisher->Publish(pending, &accepted);
+    *sent += accepted;
+    if (s.ok()) continue;
+
+    // Keep what was not accepted, in order: the rest of this round, then the unread lines.
+    const std::string tmp = path + ".tmp";
+    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (out.get() < 0) return Errno("cannot create", tmp);
+    std::string text;
+    for (std::size_t i = accepted; i < pending.size(); ++i) text += SpoolLine(pending[i]) + "\n";
+    while (true) {
+      LineReader::State st = reader.Next(&line);
+      if (st == LineReader::State::kWouldBlock) continue;
+      if (st == LineReader::State::kEof) break;
+      if (st == LineReader::State::kError) return reader.status();
+      if (!line.too_long) text.append(line.text).append("\n");
+      if (text.size() >= (1 << 20)) {
+        if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+        text.clear();
+      }
+    }
+    if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+    if (::fsync(out.get()) != 0) return Errno("cannot fsync", tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
+    if (Status d = SyncDir(dir_); !d.ok()) return d;
+    return s;
+  }
+  if (::unlink(path.c_str()) != 0) return Errno("cannot remove", path);
+  return SyncDir(dir_);
+}
+
+}  // namespace evt

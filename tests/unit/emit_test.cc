@@ -132,3 +132,24 @@ TEST_CASE("a stream keeps its good lines in order and counts the bad ones", "[em
   ::close(in);
   ::close(out);
 }
+
+TEST_CASE("emit: delivery options need a broker and agree with each other", "[emit]") {
+  evt::EmitOptions o;
+  o.type = "a.b";
+  o.spool_dir = "/tmp/spool";
+  CHECK(evt::ValidateEmitOptions(o, /*to_broker=*/false).kind() == evt::Status::Kind::kUsage);
+  CHECK(evt::ValidateEmitOptions(o, /*to_broker=*/true).ok());
+  o.delay = evt::Millis(60000);
+  o.at = "2030-01-01T00:00:00Z";
+  CHECK_THAT(evt::ValidateEmitOptions(o, true).message(), Catch::Contains("--delay and --at"));
+  o.delay = evt::Millis(0);
+  CHECK(evt::ValidateEmitOptions(o, true).ok());
+  o.at = "tomorrow";
+  CHECK_THAT(evt::ValidateEmitOptions(o, true).message(), Catch::Contains("--at tomorrow"));
+  o.at.clear();
+  o.on_full = "drop";
+  CHECK(evt::ValidateEmitOptions(o, true).kind() == evt::Status::Kind::kUsage);
+  o.on_full = "wait";
+  o.max_depth = -1;
+  CHECK(evt::ValidateEmitOptions(o, true).kind() == evt::Status::Kind::kUsage);
+}

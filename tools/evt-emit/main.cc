@@ -6,6 +6,7 @@
 #include "evt/exit_code.h"
 #include "evt/log.h"
 #include "evt/ndjson.h"
+#include "evt/queue_keys.h"
 #include "evt/signals.h"
 
 int main(int argc, char** argv) {
@@ -33,6 +34,28 @@ int main(int argc, char** argv) {
       ->envname("EVT_FORMAT")
       ->check(CLI::IsMember({"evt", "cloudevents"}))
       ->capture_default_str();
+  // Delivery through a broker (Redis).
+  evt::AddDurationOption(app, "--delay", &o.delay, "Deliver after DURATION (delayed queue)",
+                         "EVT_DELAY");
+  app.add_option("--at", o.at, "Deliver at this RFC 3339 time (delayed queue)")->envname("EVT_AT");
+  app.add_option("--max-depth", o.max_depth,
+                 "Backpressure: refuse while this many events wait or run (0: no limit)")
+      ->envname("EVT_MAX_DEPTH")
+      ->capture_default_str();
+  app.add_option("--on-full", o.on_full, "At --max-depth: fail (exit 75) or wait")
+      ->envname("EVT_ON_FULL")
+      ->check(CLI::IsMember({"wait", "fail"}))
+      ->capture_default_str();
+  evt::AddDurationOption(app, "--wait-timeout", &o.wait_timeout,
+                         "Longest wait for room (--on-full wait) or for Redis in an outage",
+                         "EVT_WAIT_TIMEOUT");
+  app.add_option("--spool", o.spool_dir,
+                 "Keep events durably in DIR while Redis is down; sent by the next run")
+      ->envname("EVT_SPOOL")
+      ->type_name("DIR");
+  app.add_option("--group", o.group, "Consumer group whose backlog --max-depth counts")
+      ->envname("EVT_GROUP")
+      ->capture_default_str();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
   evt::InstallStopSignals();
@@ -41,13 +64,17 @@ int main(int argc, char** argv) {
   }
   evt::Result<evt::BrokerConfig> broker = evt::ResolveBroker(common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
-  if (broker->is_redis()) {
-    return evt::ReportFatal(tool, evt::Status::Usage("--broker " + broker->redacted +
-                                                     ": the Redis transport is not built yet"));
-  }
   o.max_event_bytes = common.max_event_bytes;
   o.format = *evt::ParseEventFormat(format);
-  if (evt::Status s = evt::ValidateEmitOptions(o); !s.ok()) return evt::ReportFatal(tool, s);
+  if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_redis()); !s.ok()) {
+    return evt::ReportFatal(tool, s);
+  }
+  if (broker->is_redis()) {
+    evt::EmitStats stats;
+    evt::Status s = evt::EmitToBroker(*broker, evt::QueueKeys(common.ns, common.queue), o,
+                                      STDIN_FILENO, STDOUT_FILENO, &stats);
+    return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
+  }
 
   if (o.from_stdin) {
     evt::EmitStats stats;

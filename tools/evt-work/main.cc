@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   const std::string tool = "evt-work";
   evt::CommonOptions common;
   evt::WorkerOptions w;
+  evt::RedisQueueOptions rq;
+  evt::QueueWorkerOptions qw;
   evt::ExecHandlerOptions exec;
   std::string dlq_path, permanent_exit, transient_exit;
 
@@ -57,6 +59,20 @@ int main(int argc, char** argv) {
   app.add_option("--consumer", w.consumer,
                  "Consumer name in logs and dead letters (default: host:pid)")
       ->envname("EVT_CONSUMER");
+  app.add_option("--group", rq.group, "Redis consumer group the worker joins")
+      ->envname("EVT_GROUP")
+      ->capture_default_str();
+  evt::AddDurationOption(app, "--claim-after", &qw.claim_after,
+                         "Claim entries pending this long at a dead worker (0 = timeout + 30s)",
+                         "EVT_CLAIM_AFTER");
+  evt::AddDurationOption(app, "--idempotency-ttl", &rq.idempotency_ttl,
+                         "How long a done idempotency key (and a finished status) is kept",
+                         "EVT_IDEMPOTENCY_TTL");
+  evt::AddDurationOption(app, "--retention", &qw.retention,
+                         "Stream history kept at least this long (never unfinished work)",
+                         "EVT_RETENTION");
+  evt::AddDurationOption(app, "--heartbeat", &qw.heartbeat, "Interval of the liveness record",
+                         "EVT_HEARTBEAT");
   app.add_option("--seed", w.seed, "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
   app.add_option("command", exec.argv, "The handler command and its arguments (after --)")
@@ -69,10 +85,6 @@ int main(int argc, char** argv) {
   }
   evt::Result<evt::BrokerConfig> broker = evt::ResolveBroker(common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
-  if (broker->is_redis()) {
-    return evt::ReportFatal(tool, evt::Status::Usage("--broker " + broker->redacted +
-                                                     ": the Redis transport is not built yet"));
-  }
   w.max_event_bytes = common.max_event_bytes;
   std::set<int> permanent, transient;
   evt::Status s;
@@ -85,6 +97,29 @@ int main(int argc, char** argv) {
   if (s.ok()) s = evt::ExecHandler::CheckCommand(exec.argv);
   if (!s.ok()) return evt::ReportFatal(tool, s);
 
+  if (broker->is_redis()) {
+    if (!dlq_path.empty()) {
+      return evt::ReportFatal(tool,
+                              evt::Status::Usage("--dlq: only for --broker -; with Redis, "
+                                                 "dead letters go to the queue's dlq stream"));
+    }
+    rq.broker = *broker;
+    rq.ns = common.ns;
+    rq.queue = common.queue;
+    rq.consumer = w.consumer;
+    qw.concurrency = w.concurrency;
+    qw.retry = w.retry;
+    qw.shutdown_grace = w.shutdown_grace;
+    qw.seed = w.seed;
+    qw.max_event_bytes = w.max_event_bytes;
+    if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &qw); !s.ok()) {
+      return evt::ReportFatal(tool, s);
+    }
+    evt::ExecHandler handler(std::move(exec));
+    evt::QueueWorkerStats stats;
+    s = evt::RunRedisWorker(rq, handler, qw, &stats);
+    return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
+  }
   evt::DeadLetterSink dlq;
   if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
   evt::ExecHandler handler(std::move(exec));

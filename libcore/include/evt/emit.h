@@ -3,10 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "evt/broker.h"
+#include "evt/duration.h"
 #include "evt/event.h"
+#include "evt/queue_keys.h"
 #include "evt/status.h"
 
 namespace evt {
@@ -24,10 +28,21 @@ struct EmitOptions {
   bool from_stdin = false;                 // --stdin: NDJSON events (evt or CloudEvents) on stdin
   EventFormat format = EventFormat::kEvt;  // --format
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes
+  // Delivery through a broker (Redis); each needs one.
+  Millis delay{0};                // --delay, EVT_DELAY: due this long from now (0 = now)
+  std::string at;                 // --at, EVT_AT: due at this RFC 3339 time
+  std::int64_t max_depth = 0;     // --max-depth, EVT_MAX_DEPTH: backlog limit (0 = none)
+  std::string on_full = "fail";   // --on-full, EVT_ON_FULL: "fail" (exit 75) or "wait"
+  Millis wait_timeout{30000};     // --wait-timeout, EVT_WAIT_TIMEOUT: bound of --on-full wait
+                                  // and of retrying through an outage
+  std::string spool_dir;          // --spool, EVT_SPOOL: keep events here while Redis is down
+  std::string group = "workers";  // --group, EVT_GROUP: consumer group whose backlog counts
 };
 
-// Checks option combinations (e.g. --type with --stdin). Usage on conflict.
-Status ValidateEmitOptions(const EmitOptions& options);
+// Checks option combinations (e.g. --type with --stdin, --delay with --at, --spool without
+// a broker). `to_broker` says whether events go to a broker rather than stdout. Usage on
+// conflict or a bad value.
+Status ValidateEmitOptions(const EmitOptions& options, bool to_broker = false);
 
 // Builds the one event the flags describe. `stdin_fd` is read when --payload is "-".
 // InvalidArgument for a bad payload or field; NotFound/IOError for an unreadable @FILE.
@@ -44,5 +59,28 @@ struct EmitStats {
 // on after bad lines. Returns OK when every line was written, InvalidArgument when some
 // were rejected (exit 65), IOError when reading or writing failed.
 Status EmitStream(int in_fd, int out_fd, const EmitOptions& options, EmitStats* stats);
+
+// Receives each valid event of ReadEventStream, in input order, with its line number and
+// whether more input is ready without waiting (false: a good moment to flush a batch). A
+// non-OK return stops the reading and is returned by ReadEventStream.
+using EventSink = std::function<Status(Event event, std::uint64_t line, bool more_ready)>;
+
+// The reading half of EmitStream: validates NDJSON from `in_fd` and hands each valid event to
+// `sink`; logs one error per rejected line. Counts stats->lines and stats->rejected (the sink
+// counts stats->written). Returns the sink's failure, IOError when reading failed,
+// InvalidArgument "N of M lines rejected" when some were, else OK.
+Status ReadEventStream(int in_fd, const EmitOptions& options, EmitStats* stats,
+                       const EventSink& sink);
+
+// evt-emit with a Redis broker: publishes the event of the flags (or, with --stdin, every
+// valid line of `in_fd`, pipelined in batches, input order kept) to the queue `keys`, and
+// writes the event_id of each accepted event to `out_fd`, one per line, only once it is
+// accepted (by Redis, or durably spooled with --spool). Honours --delay/--at, --max-depth
+// with --on-full, and --spool (DIR's waiting events go first, in order). Returns
+// Unavailable (69) when Redis cannot be reached and there is no spool, the message saying
+// how many events were accepted; TryAgain (75) when the queue stays full; InvalidArgument
+// (65) when input lines were rejected; Config (78) for refused credentials.
+Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const EmitOptions& options,
+                    int in_fd, int out_fd, EmitStats* stats);
 
 }  // namespace evt

@@ -8,6 +8,8 @@
 #include "evt/dead_letter.h"
 #include "evt/duration.h"
 #include "evt/handler.h"
+#include "evt/queue.h"
+#include "evt/queue_redis.h"
 #include "evt/retry.h"
 #include "evt/status.h"
 
@@ -52,5 +54,68 @@ struct WorkerStats {
 // REQUIRES: InstallStopSignals() has been called.
 Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
                       const WorkerOptions& options, WorkerStats* stats);
+
+// evt-work's loop on a durable queue (queue.h): Redis today.
+struct QueueWorkerOptions {
+  int concurrency = 1;           // handler threads, each with its own QueueSession
+  RetryPolicy retry;             // backoff and --max-retries
+  Millis shutdown_grace{30000};  // after SIGTERM, how long in-flight handlers may finish
+  std::uint64_t seed = 0;        // jitter seed; 0 = random
+  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // larger entries are invalid
+  Millis lease_ttl{131000};  // idempotency lease: handler timeout + kill-after + 1s
+  Millis claim_after{0};     // --claim-after: claim entries pending this long elsewhere;
+                             // 0 = timeout + 30s (DeriveQueueWorkerOptions)
+  Millis heartbeat{5000};    // --heartbeat: interval of the liveness record
+  Millis retention{7LL * 24 * 3600 * 1000};  // --retention: stream history kept at least
+  Millis trim_interval{60000};               // how often history is trimmed
+  Millis move_interval{100};                 // how often due retries are moved into the queue
+  Millis receive_block{500};                 // how long an idle thread waits for a new entry
+  Millis busy_retry_max{1000};               // a busy lease is tried again after at most this
+};
+
+// Fills the options that follow from the handler's limits: lease_ttl = timeout +
+// kill_after + 1s (so a lease outlives any run of the handler; 24h when timeout is 0, no
+// limit), and claim_after, when 0, = timeout + 30s (24h + 30s for no limit). Usage error
+// when a duration that must be positive is not.
+Status DeriveQueueWorkerOptions(Millis timeout, Millis kill_after, QueueWorkerOptions* o);
+
+// Counters of a queue worker run. Thread-safe snapshot after RunQueueWorker returns.
+struct QueueWorkerStats {
+  std::uint64_t attempts = 0;   // handler runs
+  std::uint64_t done = 0;       // committed done
+  std::uint64_t retries = 0;    // committed retries
+  std::uint64_t failed = 0;     // committed dead letters (permanent, exhausted, poison, invalid)
+  std::uint64_t duplicate = 0;  // committed duplicates
+  std::uint64_t deferred = 0;   // busy leases put back for later
+  std::uint64_t claimed = 0;    // entries taken over from other consumers
+  std::uint64_t abandoned = 0;  // left pending at shutdown, for another worker to claim
+};
+
+// Runs the queue worker until a stop signal (signals.h) has been handled, or until an error
+// that retrying cannot fix (bad credentials: Config). `concurrency` threads each loop:
+// claim one entry pending elsewhere longer than claim_after (one free thread looks every
+// claim_after / 3) or else receive one new entry (so nothing is read that no thread is free
+// to run), take its idempotency lease, run `handler`, and end the attempt with one atomic
+// Finish* call. One more thread moves due retries, heartbeats and trims history.
+// Rules (DESIGN.md, "Delivery semantics"):
+//  - done key → FinishDuplicate, nothing runs; busy lease → Defer; an entry delivered more
+//    than max_retries + 1 times → dead letter `poison`; an invalid entry → dead letter
+//    `invalid` (a newer schema_version: `permanent`, category data).
+//  - transient failure with retries left → FinishRetry at now + BackoffDelay, with
+//    retry_count raised; else dead letter `retries_exhausted`; permanent → `permanent`.
+//  - store unreachable: every call is retried with backoff (QueueSession::WithRetry), a
+//    finished handler's outcome is kept and its commit retried, never the handler.
+//  - stop: no more reads; in-flight handlers get shutdown_grace, then are cancelled; an
+//    attempt that was cancelled, or whose commit could not be made before the grace
+//    ended, stays pending (its lease released) for another worker to claim.
+// Returns OK after a stop; Config/Internal when the store refuses the worker for good.
+// REQUIRES: InstallStopSignals() has been called; `queue` and `handler` outlive the call.
+Status RunQueueWorker(Queue& queue, Handler& handler, const QueueWorkerOptions& options,
+                      QueueWorkerStats* stats);
+
+// RunQueueWorker on the Redis queue of `queue_options` (queue_redis.h).
+// Usage error when the queue options are invalid.
+Status RunRedisWorker(const RedisQueueOptions& queue_options, Handler& handler,
+                      const QueueWorkerOptions& options, QueueWorkerStats* stats);
 
 }  // namespace evt

@@ -1,0 +1,156 @@
+// The durable work queue that evt-work consumes, independent of where it lives.
+//
+// A Queue hands out QueueSessions, one per thread. A session receives deliveries, takes
+// the idempotency lease of an event, and ends each attempt with ONE atomic call that
+// acknowledges the delivery and records everything the attempt decided (status, metrics,
+// and the retry, dead letter or done record). Redis Streams implement it today
+// (queue_redis.h); nothing here names a Redis type, so an embedded SQLite file can
+// implement it later.
+//
+// Errors: every call returns Unavailable when the store cannot be reached (the session
+// reconnects on its next call; see WithRetry), NotFound from Receive when the consumer
+// group is gone (call EnsureGroup), and Internal for a reply that makes no sense.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "evt/dead_letter.h"
+#include "evt/duration.h"
+#include "evt/outcome.h"
+#include "evt/rfc3339.h"
+#include "evt/status.h"
+
+namespace evt {
+
+// One entry handed to this consumer. It stays pending (owned by this consumer, not
+// acknowledged) until a Finish* or Defer call ends it; if the consumer dies first, another
+// one claims it (Claim).
+struct Delivery {
+  std::string id;               // the store's id of the entry, e.g. "1709012345678-0"
+  std::string raw;              // the event JSON as stored (not yet validated)
+  std::int64_t deliveries = 1;  // times it has been handed out, this time included
+};
+
+// The idempotency lease of an event's key.
+enum class LeaseState {
+  kAcquired,     // it is ours (new, expired, or already held by the same owner)
+  kAlreadyDone,  // the key has a `done` record: record a duplicate, run nothing
+  kBusy,         // another live owner holds it: try later (Defer)
+};
+struct Lease {
+  LeaseState state = LeaseState::kAcquired;
+  Millis remaining{0};  // kBusy: how long the other owner's lease still lives
+};
+
+// What ended an attempt, for the status record, the metrics and a dead letter.
+struct AttemptEnd {
+  std::string delivery_id;      // Delivery::id
+  std::string event_id;         // empty when the entry is not a valid event
+  std::string event_type;       // empty when unknown
+  std::string idempotency_key;  // the leased key; empty when no lease was taken
+  std::string lease_owner;      // the owner given to TakeLease
+  int attempt = 0;              // 1 for the first run, 2 for the first retry, ...
+  bool ran = false;             // a handler ran in this attempt
+  Millis duration{0};           // its wall time
+  Category category = Category::kNone;
+  std::string error;            // last error, one line (bounded by the store)
+  UnixMillis occurred_at = -1;  // the event's occurred_at; -1 when unknown
+};
+
+// What a worker reports in its heartbeat.
+struct WorkerInfo {
+  std::string host;
+  int pid = 0;
+  UnixMillis started_at = 0;
+  int concurrency = 0;
+  int in_flight = 0;
+  Millis ttl{15000};  // the heartbeat record expires this long after the last one
+};
+
+// One thread's connection to a queue. Not thread-safe: one session per thread.
+class QueueSession {
+ public:
+  virtual ~QueueSession() = default;
+
+  // Runs `op` (which calls this session) until it returns anything but Unavailable,
+  // reconnecting with capped exponential backoff between tries, or until give_up() is true
+  // (then the last Unavailable is returned). Logs once when the store becomes unreachable
+  // and once when it is back; never spins.
+  virtual Status WithRetry(const std::function<Status()>& op,
+                           const std::function<bool()>& give_up) = 0;
+
+  // Creates the consumer group if absent, starting at the queue's first entry (so events
+  // queued before the first worker are processed), and registers the queue name.
+  virtual Status EnsureGroup() = 0;
+
+  // Up to `max` new entries, waiting up to `block` for the first. Appends to *out.
+  virtual Status Receive(int max, Millis block, std::vector<Delivery>* out) = 0;
+
+  // Takes over entries pending for another consumer for longer than `min_idle`, at most
+  // `max`; their `deliveries` count this delivery. Appends to *out.
+  virtual Status Claim(Millis min_idle, int max, std::vector<Delivery>* out) = 0;
+
+  // Takes the lease of `key` for `owner` for `ttl` (see LeaseState).
+  virtual Result<Lease> TakeLease(const std::string& key, const std::string& owner, Millis ttl) = 0;
+  // Gives the lease back if `owner` still holds it; the delivery stays pending.
+  virtual Status ReleaseLease(const std::string& key, const std::string& owner) = 0;
+
+  // Records that attempt `end.attempt` of the event started (status `running`).
+  virtual Status MarkRunning(const AttemptEnd& end) = 0;
+
+  // TakeLease(attempt.idempotency_key, attempt.lease_owner, ttl) and, when acquired,
+  // MarkRunning(attempt): in one round trip where the store allows it.
+  virtual Result<Lease> StartAttempt(const AttemptEnd& attempt, Millis ttl) {
+    Result<Lease> lease = TakeLease(attempt.idempotency_key, attempt.lease_owner, ttl);
+    if (!lease.ok() || lease->state != LeaseState::kAcquired) return lease;
+    if (Status s = MarkRunning(attempt); !s.ok()) return s;
+    return lease;
+  }
+
+  // The attempt-ending calls. Each is atomic: it acknowledges the delivery and writes the
+  // status record and the metrics together with its own effect, or does nothing at all.
+  // Each is safe to repeat after an unknown result (Unavailable mid-call): once a delivery
+  // is acknowledged, a repeated call changes nothing and returns OK.
+  //   FinishDone: writes the `done` record of the key (which also ends the lease).
+  virtual Status FinishDone(const AttemptEnd& end) = 0;
+  //   FinishRetry: schedules `next_raw` (the event with retry_count raised) for `due`,
+  //   and releases the lease.
+  virtual Status FinishRetry(const AttemptEnd& end, const std::string& next_raw,
+                             UnixMillis due) = 0;
+  //   FinishDead: appends a dead letter of `raw` with `reason` and releases the lease.
+  //   `end.attempt` is the handler runs so far.
+  virtual Status FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) = 0;
+  //   FinishDuplicate: the key was already done; nothing ran.
+  virtual Status FinishDuplicate(const AttemptEnd& end) = 0;
+  //   Defer: the lease is busy; hand `raw` out again at `due` without counting an attempt.
+  virtual Status Defer(const Delivery& delivery, UnixMillis due) = 0;
+
+  // Housekeeping, safe to run from several workers at once.
+  // Moves up to `max` scheduled events that are due into the queue, each exactly once.
+  // Returns how many moved.
+  virtual Result<int> MoveDue(int max) = 0;
+  // Records this worker as alive (see WorkerInfo) / removes that record at a clean exit.
+  virtual Status Heartbeat(const WorkerInfo& info) = 0;
+  virtual Status Leave() = 0;
+  // Drops history older than `retention` that no consumer group still needs: never an
+  // entry that is undelivered or pending for any group. Returns how many were dropped.
+  virtual Result<std::int64_t> Trim(Millis retention) = 0;
+};
+
+// A queue: the factory of sessions. Thread-safe. REQUIRES: it outlives its sessions.
+class Queue {
+ public:
+  virtual ~Queue() = default;
+  // A new session; it connects lazily, on its first call.
+  virtual std::unique_ptr<QueueSession> OpenSession() = 0;
+  // This worker's consumer name, for logs and records.
+  virtual const std::string& consumer() const = 0;
+  // "redis://host:6379 queue default" for messages; never holds a password.
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace evt

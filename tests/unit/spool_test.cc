@@ -1,0 +1,193 @@
+#include "evt/spool.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "fake_publisher.h"
+
+namespace {
+
+using evt::Publication;
+using evt::Spool;
+using evt::testing::FakePublisher;
+
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/evt-spool-test.XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { [[maybe_unused]] int rc = std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string path;
+};
+
+Publication P(const std::string& id, evt::UnixMillis due = 0) {
+  evt::Result<evt::Event> ev = evt::MakeEvent({{"event_type", "spool.test"}, {"event_id", id}});
+  REQUIRE(ev.ok());
+  return {*ev, due};
+}
+
+mode_t Mode(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string Read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Spool OpenSpool(const std::string& dir) {
+  evt::Result<Spool> s = Spool::Open(dir);
+  INFO(s.status().message());
+  REQUIRE(s.ok());
+  return *s;
+}
+
+}  // namespace
+
+TEST_CASE("spool: the folder is created 0700 and its files 0600", "[spool]") {
+  TempDir tmp;
+  ::umask(022);
+  const std::string dir = tmp.path + "/a/b/spool";
+  Spool spool = OpenSpool(dir);
+  CHECK(Mode(dir) == 0700);
+  CHECK(Mode(tmp.path + "/a") == 0700);
+  REQUIRE(spool.Append({P("e1")}).ok());
+  CHECK(Mode(spool.file()) == 0600);
+  CHECK(Mode(dir + "/lock") == 0600);
+
+  std::ofstream(tmp.path + "/file") << "x";
+  CHECK(Spool::Open(tmp.path + "/file").status().kind() == evt::Status::Kind::kIOError);
+}
+
+TEST_CASE("spool: a flush sends every spooled event in order, then empties the spool", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1"), P("e2")}).ok());
+  REQUIRE(spool.Append({P("e3", 1790000000123)}).ok());
+  REQUIRE(spool.Append({P("e4")}).ok());
+  // Each line is the event itself, or an envelope for a delayed one.
+  CHECK(Read(spool.file()).find("{\"due_at\":\"2026-09-21T") != std::string::npos);
+
+  FakePublisher pub;
+  std::size_t sent = 0;
+  REQUIRE(spool.Flush(&pub, 2, &sent).ok());
+  CHECK(sent == 4);
+  CHECK(pub.Ids() == std::vector<std::string>{"e1", "e2", "e3", "e4"});
+  CHECK(pub.accepted[2].due_ms == 1790000000123);
+  CHECK(pub.accepted[0].due_ms == 0);
+  CHECK_FALSE(Exists(spool.file()));
+
+  REQUIRE(spool.Flush(&pub, 2, &sent).ok());  // nothing left: nothing sent twice
+  CHECK(sent == 0);
+  CHECK(pub.accepted.size() == 4);
+}
+
+TEST_CASE("spool: a flush cut short keeps exactly the unsent events, in order", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  for (int i = 1; i <= 10; ++i) REQUIRE(spool.Append({P("e" + std::to_string(i))}).ok());
+
+  FakePublisher pub;
+  pub.budget = 3;  // the broker goes away after three, in the middle of the second round
+  std::size_t sent = 0;
+  evt::Status s = spool.Flush(&pub, 2, &sent);
+  CHECK(s.kind() == evt::Status::Kind::kUnavailable);
+  CHECK(sent == 3);
+
+  pub.budget = -1;
+  REQUIRE(spool.Flush(&pub, 4, &sent).ok());
+  CHECK(sent == 7);
+  CHECK(pub.Ids() ==
+        std::vector<std::string>{"e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "e9", "e10"});
+}
+
+TEST_CASE("spool: a line torn by a crash is set aside, the others still go", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1")}).ok());
+  {
+    std::ofstream torn(spool.file(), std::ios::app);
+    torn << "{\"schema_version\":1,\"event_id\":\"e2\",\"ev";  // no newline: a crash mid-write
+  }
+  REQUIRE(spool.Append({P("e3")}).ok());
+
+  FakePublisher pub;
+  std::size_t sent = 0;
+  REQUIRE(spool.Flush(&pub, 100, &sent).ok());
+  CHECK(pub.Ids() == std::vector<std::string>{"e1", "e3"});
+  CHECK(Read(spool.dir() + "/rejected.ndjson").find("\"event_id\":\"e2\",\"ev") !=
+        std::string::npos);
+  CHECK(Mode(spool.dir() + "/rejected.ndjson") == 0600);
+}
+
+TEST_CASE("spool: appends and flushes hold the folder's lock", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1")}).ok());
+  const std::string lock_path = spool.dir() + "/lock";
+
+  // While a flush publishes, nobody else can take the lock.
+  FakePublisher pub;
+  bool locked_out = false;
+  pub.on_publish = [&] {
+    int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    locked_out = ::flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);
+  };
+  std::size_t sent = 0;
+  REQUIRE(spool.Flush(&pub, 10, &sent).ok());
+  CHECK(locked_out);
+
+  // An append waits for a lock held elsewhere (e.g. by a flushing evt-emit).
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX) == 0);
+  std::atomic<bool> done{false};
+  std::thread appender([&] {
+    CHECK(spool.Append({P("e2")}).ok());
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK_FALSE(done);
+  ::close(fd);  // releases the lock
+  appender.join();
+  CHECK(done);
+  CHECK(Read(spool.file()).find("\"event_id\":\"e2\"") != std::string::npos);
+}
+
+TEST_CASE("spool: lines read back as they were written", "[spool]") {
+  Publication now = P("n1");
+  Publication later = P("l1", 1790000000123);
+  evt::Result<Publication> a = evt::ParseSpoolLine(evt::SpoolLine(now));
+  evt::Result<Publication> b = evt::ParseSpoolLine(evt::SpoolLine(later));
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a->due_ms == 0);
+  CHECK(evt::Serialize(a->event) == evt::Serialize(now.event));
+  CHECK(b->due_ms == 1790000000123);
+  CHECK(evt::Serialize(b->event) == evt::Serialize(later.event));
+  CHECK_FALSE(evt::ParseSpoolLine("[1]").ok());
+  CHECK_FALSE(evt::ParseSpoolLine("{\"due_at\":\"soon\",\"event\":{}}").ok());
+}
