@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <vector>
 
 namespace evt {
 namespace {
@@ -106,8 +107,9 @@ bool LogEnabled(LogLevel level) {
   return st.logger->should_log(ToSpd(level));
 }
 
-void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  if (level == LogLevel::kOff || !LogEnabled(level)) return;
+namespace {
+
+void Emit(LogLevel level, std::string_view msg, const LogField* begin, const LogField* end) {
   LogState& st = State();
   if (!st.logger) InitLogging(LogOptions{});
   std::string line;
@@ -117,19 +119,40 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     j["level"] = LevelName(level);
     j["tool"] = st.options.tool;
     j["msg"] = msg;
-    for (const LogField& f : fields) j[std::string(f.key)] = f.value;
+    for (const LogField* f = begin; f != end; ++f) j[std::string(f->key)] = f->value;
     line = j.dump(-1, ' ', false, Json::error_handler_t::replace);
   } else {
     line.reserve(128);
     line.append(st.options.tool).append(": ").append(LevelName(level)).append(": ");
     line.append(msg);
-    for (const LogField& f : fields) {
+    for (const LogField* f = begin; f != end; ++f) {
       line.push_back(' ');
-      line.append(f.key).push_back('=');
-      AppendTextValue(&line, f.value);
+      line.append(f->key).push_back('=');
+      AppendTextValue(&line, f->value);
     }
   }
   st.logger->log(ToSpd(level), "{}", line);
+}
+
+}  // namespace
+
+void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (level == LogLevel::kOff || !LogEnabled(level)) return;
+  Emit(level, msg, fields.begin(), fields.end());
+}
+
+void LogEvent(LogLevel level, std::string_view msg, const EventLogContext& event,
+              std::initializer_list<LogField> extra) {
+  if (level == LogLevel::kOff || !LogEnabled(level)) return;
+  std::vector<LogField> fields;
+  fields.reserve(5 + extra.size());
+  fields.push_back({"event_id", event.event_id});
+  fields.push_back({"idempotency_key", event.idempotency_key});
+  fields.push_back({"event_type", event.event_type});
+  fields.push_back({"consumer", event.consumer});
+  fields.push_back({"attempt", event.attempt});
+  fields.insert(fields.end(), extra.begin(), extra.end());
+  Emit(level, msg, fields.data(), fields.data() + fields.size());
 }
 
 }  // namespace evt

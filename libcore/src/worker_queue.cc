@@ -148,15 +148,11 @@ void QueueWorker::Commit(QueueSession& session, const AttemptEnd& end, const cha
   Status s = session.WithRetry(op, [this] { return grace_over_.load(); });
   if (s.ok()) return;
   ++stats_.abandoned;
-  Log(LogLevel::kError,
+  LogEvent(
+      LogLevel::kError,
       "could not record the outcome; the entry stays pending and will be claimed and run again",
-      {{"event_id", end.event_id},
-       {"idempotency_key", end.idempotency_key},
-       {"event_type", end.event_type},
-       {"consumer", consumer_},
-       {"attempt", end.attempt},
-       {"outcome", what},
-       {"error", s.message()}});
+      {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+      {{"outcome", what}, {"error", s.message()}});
 }
 
 void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937_64& rng) {
@@ -198,15 +194,9 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
     end.category = Category::kCrash;
     end.error = "delivered " + std::to_string(d.deliveries) +
                 " times without an outcome (its workers died or were stopped)";
-    Log(LogLevel::kError, "dead letter",
-        {{"event_id", end.event_id},
-         {"idempotency_key", end.idempotency_key},
-         {"event_type", end.event_type},
-         {"consumer", consumer_},
-         {"attempt", end.attempt},
-         {"reason", "poison"},
-         {"category", "crash"},
-         {"error", end.error}});
+    LogEvent(LogLevel::kError, "dead letter",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"reason", "poison"}, {"category", "crash"}, {"error", end.error}});
     Commit(session, end, "failed",
            [&] { return session.FinishDead(end, DeadReason::kPoison, d.raw); });
     ++stats_.failed;
@@ -259,13 +249,9 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   ctx.attempt = end.attempt;
   ctx.cancel = &cancel_;
   ctx.on_stderr_line = [&](std::string_view text) {
-    Log(LogLevel::kInfo, "handler stderr",
-        {{"event_id", end.event_id},
-         {"idempotency_key", end.idempotency_key},
-         {"event_type", end.event_type},
-         {"consumer", consumer_},
-         {"attempt", end.attempt},
-         {"text", std::string(text)}});
+    LogEvent(LogLevel::kInfo, "handler stderr",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"text", std::string(text)}});
   };
   ++stats_.attempts;
   HandlerResult r = handler_.Run(ctx);
@@ -276,70 +262,49 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
 
   if (r.interrupted) {
     ++stats_.abandoned;
-    Log(LogLevel::kWarn, "attempt interrupted by shutdown; left pending for another worker",
-        {{"event_id", end.event_id},
-         {"idempotency_key", end.idempotency_key},
-         {"event_type", end.event_type},
-         {"consumer", consumer_},
-         {"attempt", end.attempt},
-         {"duration_ms", r.duration.count()}});
+    LogEvent(LogLevel::kWarn, "attempt interrupted by shutdown; left pending for another worker",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"duration_ms", r.duration.count()}});
     // One try: an expired lease does the same job a little later.
     session.WithRetry([&] { return session.ReleaseLease(end.idempotency_key, end.lease_owner); },
                       [] { return true; });
     return;
   }
   if (r.outcome == Outcome::kDone) {
-    Log(LogLevel::kInfo, "attempt finished",
-        {{"event_id", end.event_id},
-         {"idempotency_key", end.idempotency_key},
-         {"event_type", end.event_type},
-         {"consumer", consumer_},
-         {"attempt", end.attempt},
-         {"duration_ms", r.duration.count()},
-         {"outcome", "done"}});
+    LogEvent(LogLevel::kInfo, "attempt finished",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"duration_ms", r.duration.count()}, {"outcome", "done"}});
     Commit(session, end, "done", [&] { return session.FinishDone(end); });
     ++stats_.done;
     return;
   }
   const bool retry = r.outcome == Outcome::kTransient && ShouldRetry(options_.retry, end.attempt);
-  Log(LogLevel::kWarn, "attempt failed",
-      {{"event_id", end.event_id},
-       {"idempotency_key", end.idempotency_key},
-       {"event_type", end.event_type},
-       {"consumer", consumer_},
-       {"attempt", end.attempt},
-       {"duration_ms", r.duration.count()},
-       {"outcome", OutcomeName(r.outcome)},
-       {"category", CategoryName(r.category)},
-       {"error", r.error}});
+  LogEvent(LogLevel::kWarn, "attempt failed",
+           {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+           {{"duration_ms", r.duration.count()},
+            {"outcome", OutcomeName(r.outcome)},
+            {"category", CategoryName(r.category)},
+            {"error", r.error}});
   if (retry) {
     Millis delay = BackoffDelay(options_.retry, end.attempt - 1, rng);
     Event next = ev;
     next.set_retry_count(ev.retry_count() + 1);
     const std::string next_raw = Serialize(next);
     const UnixMillis due = NowUnixMillis() + delay.count();
-    Log(LogLevel::kInfo, "retry scheduled",
-        {{"event_id", end.event_id},
-         {"idempotency_key", end.idempotency_key},
-         {"event_type", end.event_type},
-         {"consumer", consumer_},
-         {"attempt", end.attempt + 1},
-         {"delay_ms", delay.count()}});
+    LogEvent(LogLevel::kInfo, "retry scheduled",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt + 1},
+             {{"delay_ms", delay.count()}});
     Commit(session, end, "retry", [&] { return session.FinishRetry(end, next_raw, due); });
     ++stats_.retries;
     return;
   }
   DeadReason reason =
       r.outcome == Outcome::kPermanent ? DeadReason::kPermanent : DeadReason::kRetriesExhausted;
-  Log(LogLevel::kError, "dead letter",
-      {{"event_id", end.event_id},
-       {"idempotency_key", end.idempotency_key},
-       {"event_type", end.event_type},
-       {"consumer", consumer_},
-       {"attempt", end.attempt},
-       {"reason", DeadReasonName(reason)},
-       {"category", CategoryName(r.category)},
-       {"error", r.error}});
+  LogEvent(LogLevel::kError, "dead letter",
+           {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+           {{"reason", DeadReasonName(reason)},
+            {"category", CategoryName(r.category)},
+            {"error", r.error}});
   Commit(session, end, "failed", [&] { return session.FinishDead(end, reason, d.raw); });
   ++stats_.failed;
 }

@@ -124,13 +124,10 @@ void StdioWorker::ThreadMain() {
     ctx.cancel = &cancel_;
     const Job* j = job.get();
     ctx.on_stderr_line = [this, j](std::string_view text) {
-      Log(LogLevel::kInfo, "handler stderr",
-          {{"event_id", j->event.event_id()},
-           {"idempotency_key", j->event.idempotency_key()},
-           {"event_type", j->event.event_type()},
-           {"consumer", consumer_},
-           {"attempt", j->attempts + 1},
-           {"text", std::string(text)}});
+      LogEvent(LogLevel::kInfo, "handler stderr",
+               {j->event.event_id(), j->event.idempotency_key(), j->event.event_type(), consumer_,
+                j->attempts + 1},
+               {{"text", std::string(text)}});
     };
     HandlerResult result = handler_.Run(ctx);
     {
@@ -306,25 +303,16 @@ void StdioWorker::OnCompletion(Completion c) {
   }
   const std::string key = job->event.idempotency_key();
   if (r.outcome == Outcome::kDone) {
-    Log(LogLevel::kInfo, "attempt finished",
-        {{"event_id", job->event.event_id()},
-         {"idempotency_key", key},
-         {"event_type", job->event.event_type()},
-         {"consumer", consumer_},
-         {"attempt", job->attempts},
-         {"duration_ms", r.duration.count()},
-         {"outcome", OutcomeName(r.outcome)}});
+    LogEvent(LogLevel::kInfo, "attempt finished",
+             {job->event.event_id(), key, job->event.event_type(), consumer_, job->attempts},
+             {{"duration_ms", r.duration.count()}, {"outcome", OutcomeName(r.outcome)}});
   } else {
-    Log(LogLevel::kWarn, r.interrupted ? "attempt interrupted" : "attempt failed",
-        {{"event_id", job->event.event_id()},
-         {"idempotency_key", key},
-         {"event_type", job->event.event_type()},
-         {"consumer", consumer_},
-         {"attempt", job->attempts},
-         {"duration_ms", r.duration.count()},
-         {"outcome", OutcomeName(r.outcome)},
-         {"category", CategoryName(r.category)},
-         {"error", r.error}});
+    LogEvent(LogLevel::kWarn, r.interrupted ? "attempt interrupted" : "attempt failed",
+             {job->event.event_id(), key, job->event.event_type(), consumer_, job->attempts},
+             {{"duration_ms", r.duration.count()},
+              {"outcome", OutcomeName(r.outcome)},
+              {"category", CategoryName(r.category)},
+              {"error", r.error}});
   }
 
   if (r.interrupted) {
@@ -348,29 +336,21 @@ void StdioWorker::OnCompletion(Completion c) {
     Millis delay = BackoffDelay(options_.retry, job->attempts - 1, rng_);
     ++stats_.retries;
     job->event.set_retry_count(job->event.retry_count() + 1);
-    Log(LogLevel::kInfo, "retry scheduled",
-        {{"event_id", job->event.event_id()},
-         {"idempotency_key", key},
-         {"event_type", job->event.event_type()},
-         {"consumer", consumer_},
-         {"attempt", job->attempts + 1},
-         {"delay_ms", delay.count()}});
+    LogEvent(LogLevel::kInfo, "retry scheduled",
+             {job->event.event_id(), key, job->event.event_type(), consumer_, job->attempts + 1},
+             {{"delay_ms", delay.count()}});
     retries_.emplace(SteadyClock::now() + delay, std::move(job));
     return;
   }
   DeadReason reason =
       r.outcome == Outcome::kPermanent ? DeadReason::kPermanent : DeadReason::kRetriesExhausted;
   ++stats_.failed;
-  Log(LogLevel::kError, "dead letter",
-      {{"event_id", job->event.event_id()},
-       {"idempotency_key", key},
-       {"event_type", job->event.event_type()},
-       {"consumer", consumer_},
-       {"attempt", job->attempts},
-       {"reason", DeadReasonName(reason)},
-       {"category", CategoryName(job->last_category)},
-       {"error", job->last_error},
-       {"dlq", dlq_.name()}});
+  LogEvent(LogLevel::kError, "dead letter",
+           {job->event.event_id(), key, job->event.event_type(), consumer_, job->attempts},
+           {{"reason", DeadReasonName(reason)},
+            {"category", CategoryName(job->last_category)},
+            {"error", job->last_error},
+            {"dlq", dlq_.name()}});
   DeadLetterJob(*job, reason);
   WriteResult(*job, "failed", &reason);
   ReleaseKey(key, false);

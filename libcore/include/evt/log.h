@@ -38,6 +38,19 @@ struct LogField {
 
 // Logs `msg` with `fields` at `level` if enabled.
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
+
+// The fields every line about one event attempt carries (DESIGN.md, "Observability").
+struct EventLogContext {
+  std::string_view event_id;
+  std::string_view idempotency_key;
+  std::string_view event_type;
+  std::string_view consumer;
+  int attempt = 0;
+};
+
+// Logs `msg` with the event's fields first, then `extra`.
+void LogEvent(LogLevel level, std::string_view msg, const EventLogContext& event,
+              std::initializer_list<LogField> extra = {});
 bool LogEnabled(LogLevel level);
 
 }  // namespace evt
