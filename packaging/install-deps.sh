@@ -9,7 +9,7 @@ packages=(
   libcurl4-openssl-dev libhiredis-dev libssl-dev libcpp-httplib-dev
   catch2
   redis-server redis-tools
-  python3 python3-jsonschema jq groff-base man-db time zsh fish
+  python3 python3-jsonschema jq groff-base man-db time zsh fish procps hostname
 )
 
 missing=()
