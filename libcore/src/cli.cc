@@ -5,6 +5,7 @@
 
 #include "evt/broker.h"
 #include "evt/exit_code.h"
+#include "evt/signals.h"
 
 namespace evt {
 
@@ -93,6 +94,12 @@ Result<BrokerConfig> ResolveBroker(const CommonOptions& common) {
     if (!s.ok()) return s;
   }
   return broker;
+}
+
+Result<BrokerConfig> StartCommand(const std::string& tool, const CommonOptions& common) {
+  InstallStopSignals();
+  if (Status s = ApplyCommonOptions(tool, common); !s.ok()) return s;
+  return ResolveBroker(common);
 }
 
 int ReportFatal(const std::string& tool, const Status& status) {

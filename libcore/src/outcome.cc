@@ -171,4 +171,15 @@ ExitClassifier::Verdict ExitClassifier::ForExit(int code) const {
   return {Outcome::kTransient, Category::kDependency};
 }
 
+Status ExitClassifier::OverrideFromLists(std::string_view permanent, std::string_view transient) {
+  std::set<int> p, t;
+  if (!permanent.empty()) {
+    if (Status s = ParseCodes(permanent, &p); !s.ok()) return s;
+  }
+  if (!transient.empty()) {
+    if (Status s = ParseCodes(transient, &t); !s.ok()) return s;
+  }
+  return Override(p, t);
+}
+
 }  // namespace evt

@@ -134,3 +134,17 @@ TEST_CASE("exit 0 can never be overridden", "[outcome]") {
 
 }  // namespace
 }  // namespace evt
+
+TEST_CASE("exit-code lists from the command line override the table, empty lists change nothing",
+          "[outcome]") {
+  evt::ExitClassifier c;
+  REQUIRE(c.OverrideFromLists("", "").ok());
+  CHECK(c.ForExit(65).outcome == evt::Outcome::kPermanent);
+  REQUIRE(c.OverrideFromLists("3,10-12", "65").ok());
+  CHECK(c.ForExit(3).outcome == evt::Outcome::kPermanent);
+  CHECK(c.ForExit(11).outcome == evt::Outcome::kPermanent);
+  CHECK(c.ForExit(65).outcome == evt::Outcome::kTransient);
+  evt::Status s = c.OverrideFromLists("x", "");
+  CHECK(s.kind() == evt::Status::Kind::kUsage);
+  CHECK_FALSE(c.OverrideFromLists("5", "5").ok());
+}

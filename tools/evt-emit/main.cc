@@ -7,7 +7,6 @@
 #include "evt/log.h"
 #include "evt/ndjson.h"
 #include "evt/queue_keys.h"
-#include "evt/signals.h"
 
 int main(int argc, char** argv) {
   const std::string tool = "evt-emit";
@@ -58,11 +57,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
-  evt::InstallStopSignals();
-  if (evt::Status s = evt::ApplyCommonOptions(tool, common); !s.ok()) {
-    return evt::ReportFatal(tool, s);
-  }
-  evt::Result<evt::BrokerConfig> broker = evt::ResolveBroker(common);
+  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
   o.max_event_bytes = common.max_event_bytes;
   o.format = *evt::ParseEventFormat(format);

@@ -5,7 +5,6 @@
 #include "evt/dead_letter.h"
 #include "evt/exit_code.h"
 #include "evt/handler_exec.h"
-#include "evt/signals.h"
 #include "evt/worker.h"
 
 int main(int argc, char** argv) {
@@ -79,20 +78,10 @@ int main(int argc, char** argv) {
       ->take_all();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
-  evt::InstallStopSignals();
-  if (evt::Status s = evt::ApplyCommonOptions(tool, common); !s.ok()) {
-    return evt::ReportFatal(tool, s);
-  }
-  evt::Result<evt::BrokerConfig> broker = evt::ResolveBroker(common);
+  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
   w.max_event_bytes = common.max_event_bytes;
-  std::set<int> permanent, transient;
-  evt::Status s;
-  if (!permanent_exit.empty()) s = evt::ExitClassifier::ParseCodes(permanent_exit, &permanent);
-  if (s.ok() && !transient_exit.empty()) {
-    s = evt::ExitClassifier::ParseCodes(transient_exit, &transient);
-  }
-  if (s.ok()) s = exec.classifier.Override(permanent, transient);
+  evt::Status s = exec.classifier.OverrideFromLists(permanent_exit, transient_exit);
   if (s.ok()) s = evt::ValidateRetryPolicy(w.retry);
   if (s.ok()) s = evt::ExecHandler::CheckCommand(exec.argv);
   if (!s.ok()) return evt::ReportFatal(tool, s);

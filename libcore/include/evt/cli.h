@@ -45,6 +45,10 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv);
 // logging for `tool`. Usage error on bad values.
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common);
 
+// The start of every command after parsing: installs the stop signals (signals.h),
+// applies the common options (ApplyCommonOptions) and resolves the broker (ResolveBroker).
+Result<BrokerConfig> StartCommand(const std::string& tool, const CommonOptions& common);
+
 // The broker of --broker with its password resolved (URL, --redis-password-file, then
 // EVT_REDIS_PASSWORD). Usage or Config error.
 Result<BrokerConfig> ResolveBroker(const CommonOptions& common);

@@ -37,6 +37,10 @@ class ExitClassifier {
   // default says network). REQUIRES: the two sets are disjoint (else Usage).
   Status Override(const std::set<int>& permanent, const std::set<int>& transient);
 
+  // Applies --permanent-exit and --transient-exit as given on the command line (either may
+  // be empty). Usage error naming the bad list.
+  Status OverrideFromLists(std::string_view permanent, std::string_view transient);
+
   struct Verdict {
     Outcome outcome;
     Category category;
