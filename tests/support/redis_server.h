@@ -68,7 +68,8 @@ class RedisServer {
       if (Ping()) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_));
+    throw std::runtime_error("redis-server did not start on port " + std::to_string(port_) +
+                             " (see " + dir_ + "/redis.log)");
   }
 
   // Stops the server; with `crash` by SIGKILL (no shutdown save), else SIGTERM.
@@ -95,21 +96,32 @@ class RedisServer {
   }
 
  private:
+  // A loopback port that is free now, and whose +10000 (Redis Cluster's bus port, for
+  // tests that enable cluster mode) is a valid port that is free too.
   static int FreePort() {
+    for (int tries = 0; tries < 100; ++tries) {
+      int port = BindAny(0);
+      if (port > 0 && port + 10000 <= 65535 && BindAny(port + 10000) > 0) return port;
+    }
+    throw std::runtime_error("no free port pair for redis-server");
+  }
+
+  // Binds a loopback TCP socket to `port` (0 = any), closes it, returns the port or -1.
+  static int BindAny(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd);
-      throw std::runtime_error("bind failed");
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    int got = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      socklen_t len = sizeof addr;
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      got = ntohs(addr.sin_port);
     }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    int port = ntohs(addr.sin_port);
     ::close(fd);
-    return port;
+    return got;
   }
 
   bool Ping() const { return Cli("PING") == "PONG"; }
