@@ -21,10 +21,6 @@ const RedisScript& TakeLeaseScript() {
   static const RedisScript s(redis_scripts::kTakeLease);
   return s;
 }
-const RedisScript& StartAttemptScript() {
-  static const RedisScript s(redis_scripts::kStartAttempt);
-  return s;
-}
 const RedisScript& ReleaseLeaseScript() {
   static const RedisScript s(redis_scripts::kReleaseLease);
   return s;
@@ -166,7 +162,7 @@ class RedisQueueSession : public QueueSession {
                                      std::to_string(std::max<long long>(1, ttl.count()))};
     std::vector<std::string> running = RunningFields(a);
     args.insert(args.end(), running.begin(), running.end());
-    return LeaseFrom(client_.Eval(StartAttemptScript(),
+    return LeaseFrom(client_.Eval(TakeLeaseScript(),
                                   {keys_.idem(a.idempotency_key), keys_.ev(a.event_id)}, args));
   }
 

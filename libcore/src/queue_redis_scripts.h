@@ -4,29 +4,17 @@
 
 namespace evt::redis_scripts {
 
-// The idempotency lease.
-// KEYS[1] idem key. ARGV[1] owner, ARGV[2] lease ttl ms.
-// Returns {state, pttl}: 0 acquired, 1 already done, 2 busy (pttl = what is left of it).
+// The idempotency lease, and with it (StartAttempt) the `running` status.
+// KEYS[1] idem key, KEYS[2] ev:<id> (only with status fields). ARGV[1] owner, ARGV[2]
+// lease ttl ms, ARGV[3..] field, value pairs for the status hash, written only when the
+// lease is acquired. Returns {state, pttl}: 0 acquired, 1 already done, 2 busy (pttl =
+// what is left of it).
 inline constexpr const char* kTakeLease = R"lua(
 local v = redis.call('GET', KEYS[1])
 local mine = 'running ' .. ARGV[1]
 if (not v) or v == mine then
   redis.call('SET', KEYS[1], mine, 'PX', ARGV[2])
-  return {0, 0}
-end
-if v == 'done' then return {1, 0} end
-return {2, redis.call('PTTL', KEYS[1])}
-)lua";
-
-// The lease, plus the `running` status when acquired (StartAttempt).
-// KEYS[1] idem key, KEYS[2] ev:<id>. ARGV[1] owner, ARGV[2] lease ttl ms, ARGV[3..] field,
-// value pairs for the status hash. Returns what kTakeLease returns.
-inline constexpr const char* kStartAttempt = R"lua(
-local v = redis.call('GET', KEYS[1])
-local mine = 'running ' .. ARGV[1]
-if (not v) or v == mine then
-  redis.call('SET', KEYS[1], mine, 'PX', ARGV[2])
-  redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+  if #ARGV > 2 then redis.call('HSET', KEYS[2], unpack(ARGV, 3)) end
   return {0, 0}
 end
 if v == 'done' then return {1, 0} end
