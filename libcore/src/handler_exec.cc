@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "evt/broker.h"
 #include "subprocess.h"
 
 namespace evt {
@@ -47,6 +49,17 @@ std::string OneLine(std::string_view s, std::size_t max) {
   }
   if (s.size() > max) out += "...";
   return out;
+}
+
+// What the handler's environment loses and gains besides the EVT_ event variables: no
+// evt credential, and EVT_BROKER without its password. A handler that emits events
+// itself brings its own credential (EVT_REDIS_PASSWORD, --redis-password-file).
+void HideCredentials(ProcessSpec* spec) {
+  for (const char* name : kCredentialEnvNames) spec->unset_env.emplace_back(name);
+  if (const char* broker = std::getenv("EVT_BROKER")) {
+    std::string stripped = StripUrlPassword(broker);
+    if (stripped != broker) spec->extra_env.push_back("EVT_BROKER=" + stripped);
+  }
 }
 
 bool IsBlank(std::string_view s) {
@@ -89,6 +102,7 @@ HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
     spec.stdin_data = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
     spec.stdin_data.push_back('\n');
   }
+  HideCredentials(&spec);
   // The last non-empty stderr line is usually the handler's own explanation; track it
   // here rather than from the bounded capture, which may have cut it off.
   std::string last_line;

@@ -143,8 +143,9 @@ struct ChildPlan {
   ReportAndExit(err_fd, saw_eacces && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
 }
 
-std::vector<std::string> BuildEnvironment(const std::vector<std::string>& extra) {
-  std::unordered_set<std::string_view> overridden;
+std::vector<std::string> BuildEnvironment(const std::vector<std::string>& extra,
+                                          const std::vector<std::string>& unset) {
+  std::unordered_set<std::string_view> overridden(unset.begin(), unset.end());
   for (const std::string& kv : extra)
     overridden.insert(std::string_view(kv).substr(0, kv.find('=')));
   std::vector<std::string> env;
@@ -337,7 +338,7 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   }
 
   const std::vector<std::string> candidates = ExecCandidates(spec.argv[0]);
-  const std::vector<std::string> env = BuildEnvironment(spec.extra_env);
+  const std::vector<std::string> env = BuildEnvironment(spec.extra_env, spec.unset_env);
   std::vector<char*> candidate_ptrs = Pointers(candidates);
   std::vector<char*> argv_ptrs = Pointers(spec.argv);
   std::vector<char*> env_ptrs = Pointers(env);

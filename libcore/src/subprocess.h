@@ -18,6 +18,7 @@ namespace evt {
 struct ProcessSpec {
   std::vector<std::string> argv;        // argv[0] is searched in PATH when it has no '/'
   std::vector<std::string> extra_env;   // "K=V" entries added to (or replacing in) environ
+  std::vector<std::string> unset_env;   // names removed from environ (extra_env still adds)
   std::string stdin_data;               // written to the child's stdin, which is then closed
   Millis timeout{0};                    // SIGTERM to the group after this; <= 0: no deadline
   Millis kill_after{10000};             // SIGKILL to the group this long after the SIGTERM

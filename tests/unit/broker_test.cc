@@ -123,11 +123,11 @@ std::string Encode(const std::string& s) {
 // else in the URLs below, so any echo of the password shows up as "Zq".
 const std::vector<std::string>& DelimiterPasswords() {
   static const std::vector<std::string> passwords = {
-      "Zq@",       "@Zq",         "Zq/",        "/Zq",          "Zq:",     ":Zq",
-      "Zq?",       "?Zq",         "Zq#",        "#Zq",          "Zq[",     "[Zq]",
-      "Zq]",       "Zq%",         "%Zq",        "Xp@ssw0rdZq",  "ab/cdZq", "Zq@/:?#[]%",
-      "%@/Zq/@%",  "Zq:@:/:@",    "@@Zq@@",     "//Zq//",       "Zq?a=1#", "[::1]:6379Zq",
-      "Zq@host:1", "Zq/3",        "a@b/c:d?eZq", "%zZq%4",      "Zq%%",    "#/?@Zq:[]"};
+      "Zq@",       "@Zq",      "Zq/",         "/Zq",         "Zq:",     ":Zq",
+      "Zq?",       "?Zq",      "Zq#",         "#Zq",         "Zq[",     "[Zq]",
+      "Zq]",       "Zq%",      "%Zq",         "Xp@ssw0rdZq", "ab/cdZq", "Zq@/:?#[]%",
+      "%@/Zq/@%",  "Zq:@:/:@", "@@Zq@@",      "//Zq//",      "Zq?a=1#", "[::1]:6379Zq",
+      "Zq@host:1", "Zq/3",     "a@b/c:d?eZq", "%zZq%4",      "Zq%%",    "#/?@Zq:[]"};
   return passwords;
 }
 
@@ -135,8 +135,7 @@ bool HasNoPassword(const std::string& text) { return text.find("Zq") == std::str
 
 }  // namespace
 
-TEST_CASE("a raw password made of URL delimiters is parsed exactly and never shown",
-          "[broker]") {
+TEST_CASE("a raw password made of URL delimiters is parsed exactly and never shown", "[broker]") {
   for (const std::string& pw : DelimiterPasswords()) {
     for (const std::string& tail : {std::string("host"), std::string("host:6380/3"),
                                     std::string("[::1]:7000"), std::string("10.0.0.5/2")}) {
@@ -174,9 +173,8 @@ TEST_CASE("a percent-encoded password made of URL delimiters is parsed exactly",
 
 TEST_CASE("errors about a URL with a delimiter password never contain it", "[broker]") {
   for (const std::string& pw : DelimiterPasswords()) {
-    for (const std::string& tail :
-         {std::string("host:99999"), std::string("host/notanumber"), std::string(":6379"),
-          std::string("[::1"), std::string("")}) {
+    for (const std::string& tail : {std::string("host:99999"), std::string("host/notanumber"),
+                                    std::string(":6379"), std::string("[::1"), std::string("")}) {
       for (const std::string& scheme : {std::string("redis://"), std::string("rediss://"),
                                         std::string("amqp://"), std::string("redis:")}) {
         const std::string url = scheme + "u2:" + pw + "@" + tail;

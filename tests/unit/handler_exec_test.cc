@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -179,6 +180,52 @@ TEST_CASE("the EVT_ variables reach the handler", "[handler_exec]") {
   unsetenv("EVT_SOURCE");
   CHECK(r.outcome == Outcome::kDone);
   CHECK(r.output == "evt_01HX|order.created|order-42|3|shop-1|corr-7");
+}
+
+// Sets an environment variable for the life of a test, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      setenv(name_.c_str(), old_.c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+TEST_CASE("no evt credential reaches the handler's environment", "[handler_exec]") {
+  // Every secret holds "Zq", which appears nowhere else in the environment.
+  ScopedEnv password("EVT_REDIS_PASSWORD", "pw-Zq1");
+  ScopedEnv password_file("EVT_REDIS_PASSWORD_FILE", "/run/secrets/Zq2");
+  ScopedEnv broker("EVT_BROKER", "redis://u1:Xp@ss/Zq3@redis.example:6380/2");
+  ScopedEnv other("EVT_QUEUE", "backups");
+  HandlerResult r = Run(Command({"env"}), TestEvent());
+  REQUIRE(r.outcome == Outcome::kDone);
+  CHECK(r.output.find("Zq") == std::string::npos);
+  CHECK(r.output.find("EVT_REDIS_PASSWORD") == std::string::npos);
+  CHECK(r.output.find("\nEVT_BROKER=redis://u1@redis.example:6380/2\n") != std::string::npos);
+  CHECK(r.output.find("\nEVT_QUEUE=backups\n") != std::string::npos);
+  CHECK(r.output.find("\nEVT_EVENT_ID=evt_01HX\n") != std::string::npos);
+}
+
+TEST_CASE("a broker URL without a password reaches the handler as it is", "[handler_exec]") {
+  ScopedEnv broker("EVT_BROKER", "redis://worker@redis.example:6380/2");
+  HandlerResult r = Run(Shell("printf '%s' \"$EVT_BROKER\""), TestEvent());
+  CHECK(r.output == "redis://worker@redis.example:6380/2");
 }
 
 TEST_CASE("stdin carries the event as one JSON line", "[handler_exec]") {

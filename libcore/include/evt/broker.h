@@ -41,6 +41,11 @@ std::string RedactUrl(std::string_view url);
 // a password unchanged. What a handler may see of the broker (see ExecHandler).
 std::string StripUrlPassword(std::string_view url);
 
+// The environment variables that hold evt credentials (ResolveRedisPassword's sources).
+// A handler never inherits them; EVT_BROKER reaches it through StripUrlPassword.
+inline constexpr const char* kCredentialEnvNames[] = {"EVT_REDIS_PASSWORD",
+                                                      "EVT_REDIS_PASSWORD_FILE"};
+
 // Fills config->password when the URL had none: from the file at `password_file` (first
 // line, if the path is non-empty) or else from `env_password` (EVT_REDIS_PASSWORD). A
 // password file that cannot be read is a Config error naming it.
