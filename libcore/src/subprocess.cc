@@ -196,7 +196,8 @@ struct Capture {
   Fd fd;
   std::string* kept;
   std::uint64_t* total;
-  LineSplitter* lines;  // may be null
+  LineSplitter* lines;    // may be null
+  bool* ends_in_newline;  // may be null: set from the last byte read
 
   // Reads what is available now. Closes fd at EOF or on a read error.
   void ReadAvailable(char* buf, std::size_t max) {
@@ -215,6 +216,7 @@ struct Capture {
       std::size_t room = max - std::min(max, kept->size());
       kept->append(buf, std::min(room, static_cast<std::size_t>(n)));
       *total += static_cast<std::uint64_t>(n);
+      if (ends_in_newline != nullptr) *ends_in_newline = buf[n - 1] == '\n';
       if (lines != nullptr) lines->Feed(std::string_view(buf, static_cast<std::size_t>(n)));
       if (static_cast<std::size_t>(n) < kReadChunk) return;  // most likely drained
     }
@@ -386,9 +388,9 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
 
   LineSplitter splitter(spec.on_stderr_line);
-  Capture out{std::move(out_r), &result.out, &result.out_total, nullptr};
+  Capture out{std::move(out_r), &result.out, &result.out_total, nullptr, nullptr};
   Capture err{std::move(err_r), &result.err, &result.err_total,
-              spec.on_stderr_line ? &splitter : nullptr};
+              spec.on_stderr_line ? &splitter : nullptr, &result.err_ends_in_newline};
   std::unique_ptr<char[]> buf(new char[kReadChunk]);
   std::size_t in_off = 0;
   if (spec.stdin_data.empty()) in_w.Reset();

@@ -43,7 +43,8 @@ struct ProcessResult {
   std::string err;              // first max_capture bytes of stderr
   std::uint64_t out_total = 0;  // bytes the child wrote to stdout, kept or not
   std::uint64_t err_total = 0;
-  Millis duration{0};  // from just before fork to the reaping of the child
+  bool err_ends_in_newline = false;  // the last byte written to stderr was '\n'
+  Millis duration{0};                // from just before fork to the reaping of the child
 };
 
 // Runs spec.argv in a new process group (pgid = its pid) with stdin, stdout and stderr

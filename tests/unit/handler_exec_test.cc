@@ -171,6 +171,56 @@ TEST_CASE("stderr lines reach the callback", "[handler_exec]") {
   CHECK(lines == std::vector<std::string>{"one", "two", "three"});
 }
 
+// Runs `script` with a stderr line collector; returns the lines passed on for logging.
+std::vector<std::string> StderrLines(const std::string& script, std::size_t max_output_bytes,
+                                     HandlerResult* result) {
+  ExecHandlerOptions o = Shell(script);
+  o.max_output_bytes = max_output_bytes;
+  o.timeout = milliseconds(20000);
+  ExecHandler handler(std::move(o));
+  Event e = TestEvent();
+  std::vector<std::string> lines;
+  AttemptContext ctx;
+  ctx.event = &e;
+  ctx.on_stderr_line = [&](std::string_view l) { lines.emplace_back(l); };
+  *result = handler.Run(ctx);
+  return lines;
+}
+
+TEST_CASE("stderr passed on to the log is bounded per attempt, the cut marked once",
+          "[handler_exec]") {
+  HandlerResult r;
+  // 2 MB of short lines, then the explanation: 2,000,011 bytes.
+  std::vector<std::string> lines =
+      StderrLines("yes x | head -c 2000000 >&2; echo 'last words' >&2; exit 3", 1024, &r);
+  REQUIRE(lines.size() == 513);
+  std::size_t logged = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    CHECK(lines[i] == "x");
+    logged += lines[i].size() + 1;
+  }
+  CHECK(logged == 1024);
+  CHECK(lines.back() == "... 1998987 more bytes");
+  // The error still names the handler's last line, which the log bound cut off.
+  CHECK(r.error == "exit 3: last words");
+}
+
+TEST_CASE("a stderr line that crosses the log bound is cut there", "[handler_exec]") {
+  HandlerResult r;
+  std::vector<std::string> lines =
+      StderrLines("echo 0123456789 >&2; echo abcdefghij >&2; echo tail >&2", 15, &r);
+  CHECK(lines == std::vector<std::string>{"0123456789", "abcd", "... 12 more bytes"});
+  // Within the bound, nothing is marked, with or without a final newline.
+  CHECK(StderrLines("printf 'a\\nbcd' >&2", 5, &r) == std::vector<std::string>{"a", "bcd"});
+  CHECK(StderrLines("printf 'a\\nbcd\\n' >&2", 6, &r) == std::vector<std::string>{"a", "bcd"});
+  // Bytes a line loses to the per-line bound count as not logged.
+  lines = StderrLines("head -c 5000 /dev/zero | tr '\\0' y >&2; echo >&2; printf z >&2", 65536, &r);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].size() == kMaxStderrLine);
+  CHECK(lines[1] == "z");
+  CHECK(lines[2] == "... " + std::to_string(5000 - kMaxStderrLine) + " more bytes");
+}
+
 TEST_CASE("the EVT_ variables reach the handler", "[handler_exec]") {
   setenv("EVT_SOURCE", "stale-from-parent", 1);
   HandlerResult r = Run(Shell("printf '%s|%s|%s|%s|%s|%s' \"$EVT_EVENT_ID\" \"$EVT_EVENT_TYPE\" "
