@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "evt/broker.h"
+#include "reaper.h"
 #include "subprocess.h"
 
 namespace evt {
@@ -111,7 +112,16 @@ bool IsBlank(std::string_view s) {
 
 }  // namespace
 
-ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {}
+ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {
+  // From here on, a process a handler orphans (a daemon: fork, setsid, fork) is
+  // reparented to us rather than to init, and each attempt's end kills it. On a kernel
+  // without it (before 3.4) such a daemon escapes, as it always did.
+  Reaper::Get().BecomeSubreaper();
+}
+
+// Nothing a handler started outlives its handler kind: not even an orphan that came here
+// after the last attempt's end.
+ExecHandler::~ExecHandler() { Reaper::Get().KillOrphans(); }
 
 HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
   HandlerResult result;

@@ -18,6 +18,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include "reaper.h"
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -251,6 +253,25 @@ class Child {
   bool reaped_ = false;
 };
 
+// Keeps a started handler registered with the Reaper until it has been reaped. Declared
+// before the Child, so that on an early exit the Child reaps first.
+class LeaderRegistration {
+ public:
+  explicit LeaderRegistration(pid_t pid) : pid_(pid) {}
+  ~LeaderRegistration() { Release(); }
+  LeaderRegistration(const LeaderRegistration&) = delete;
+  LeaderRegistration& operator=(const LeaderRegistration&) = delete;
+
+  // REQUIRES: the leader has been reaped.
+  void Release() {
+    if (pid_ > 0) Reaper::Get().RemoveLeader(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_;
+};
+
 // Writing to a pipe whose reader is gone raises SIGPIPE, which kills the process unless it
 // is ignored. Rather than require that of every program linking libcore, the writes
 // block SIGPIPE in this thread and consume the one they caused, if any.
@@ -355,13 +376,20 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
 
   const ChildPlan plan{getpid(),   candidate_ptrs.data(), argv_ptrs.data(), env_ptrs.data(),
                        in_r.get(), out_w.get(),           err_w.get(),      exec_w.get()};
-  const pid_t pid = SpawnChild(plan);
+  pid_t pid;
+  {
+    // Until the new child is registered, no sweep may see it and take it for an orphan.
+    Reaper::SpawnLock spawning(Reaper::Get());
+    pid = SpawnChild(plan);
+    if (pid > 0) Reaper::Get().AddLeader(pid);
+  }
   if (pid < 0) {
     result.start_errno = errno;
     return finish();
   }
   if (pid == 0) RunChild(plan);
 
+  LeaderRegistration registration(pid);
   Child child(pid);
   // Both sides call setpgid so that the group exists before either one relies on it;
   // EACCES here just means the child got there and exec'd first.
@@ -498,6 +526,10 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   // behind, then reap it.
   killpg(pid, SIGKILL);
   int status = child.Reap();
+  registration.Release();
+  // What left the group (setsid) and was orphaned came to us as the subreaper: kill it
+  // too, before draining, so that a daemon holding our pipes does not delay the end.
+  Reaper::Get().KillOrphans();
   in_w.Reset();
 
   const Clock::time_point drain_until = Clock::now() + kDrainBound;

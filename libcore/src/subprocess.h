@@ -55,14 +55,18 @@ struct ProcessResult {
 // When the child exits, the rest of its process group is SIGKILLed before the child is
 // reaped (the pgid cannot be reused while the zombie leader exists), so a background
 // process the command left behind never outlives the call. This is deliberate: a handler
-// attempt owns everything it started. A process that left the group (setsid) escapes.
-// Reading of stdout/stderr then stops at EOF or after a short bound.
+// attempt owns everything it started. A process that left the group (setsid) and was
+// orphaned is killed too when this process is a child subreaper (Reaper::KillOrphans):
+// the child is registered with the Reaper from its start until it is reaped. Reading of
+// stdout/stderr then stops at EOF or after a short bound.
 //
 // Thread-safe: several threads may call it at once. A child that stops reading stdin
 // costs nothing: SIGPIPE is blocked in the calling thread around the writes and the one
 // an EPIPE raises is consumed, so the caller need not ignore SIGPIPE (the tools do anyway).
 // REQUIRES: SIGCHLD is not SIG_IGN (the child must stay waitable), and nobody else in the
-// process reaps arbitrary children (waitpid(-1, ...)). The environment is read, so no
+// process reaps arbitrary children (waitpid(-1, ...)). Once Reaper::BecomeSubreaper has
+// been called, every child of the process that is outside its own process group and is
+// not a running handler counts as an orphan and is killed. The environment is read, so no
 // other thread may call setenv/putenv meanwhile.
 ProcessResult RunProcess(const ProcessSpec& spec);
 
