@@ -121,7 +121,7 @@ ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(option
 
 // Nothing a handler started outlives its handler kind: not even an orphan that came here
 // after the last attempt's end.
-ExecHandler::~ExecHandler() { Reaper::Get().KillOrphans(); }
+ExecHandler::~ExecHandler() { Reaper::Get().KillOrphans(Millis(2000), ChildSource::kAllThreads); }
 
 HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
   HandlerResult result;

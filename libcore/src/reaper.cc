@@ -68,14 +68,20 @@ bool IsNumber(const char* s) {
 
 }  // namespace
 
-// /proc/self/task/*/children lists the children per thread: a handler is the child of the
-// thread that started it, an orphan of the thread the kernel picked. A child missed
-// because it appeared meanwhile is found by the next sweep.
-std::vector<pid_t> ListChildren(bool scan_proc) {
+std::vector<pid_t> ListChildren(ChildSource source) {
   static const bool have_children_files = access("/proc/thread-self/children", R_OK) == 0;
   std::vector<pid_t> pids;
   std::string text;
-  if (have_children_files && !scan_proc) {
+  if (!have_children_files) source = ChildSource::kProcScan;
+  if (source == ChildSource::kOrphanThread) {
+    const std::string main_thread = std::to_string(getpid());
+    if (ReadSmallFile("/proc/self/task/" + main_thread + "/children", &text)) {
+      AppendPids(text, &pids);
+    } else {
+      source = ChildSource::kAllThreads;  // the main thread has exited
+    }
+  }
+  if (source == ChildSource::kAllThreads) {
     if (DIR* tasks = opendir("/proc/self/task")) {
       while (dirent* e = readdir(tasks)) {
         if (!IsNumber(e->d_name)) continue;
@@ -85,17 +91,20 @@ std::vector<pid_t> ListChildren(bool scan_proc) {
       }
       closedir(tasks);
     }
-  } else if (DIR* proc = opendir("/proc")) {
-    const pid_t self = getpid();
-    while (dirent* e = readdir(proc)) {
-      if (!IsNumber(e->d_name)) continue;
-      if (!ReadSmallFile(std::string("/proc/") + e->d_name + "/stat", &text)) continue;
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-      std::size_t paren = text.rfind(')');
-      if (paren == std::string::npos || paren + 4 > text.size()) continue;
-      if (std::atoi(text.c_str() + paren + 4) == self) pids.push_back(std::atoi(e->d_name));
+  }
+  if (source == ChildSource::kProcScan) {
+    if (DIR* proc = opendir("/proc")) {
+      const pid_t self = getpid();
+      while (dirent* e = readdir(proc)) {
+        if (!IsNumber(e->d_name)) continue;
+        if (!ReadSmallFile(std::string("/proc/") + e->d_name + "/stat", &text)) continue;
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        std::size_t paren = text.rfind(')');
+        if (paren == std::string::npos || paren + 4 > text.size()) continue;
+        if (std::atoi(text.c_str() + paren + 4) == self) pids.push_back(std::atoi(e->d_name));
+      }
+      closedir(proc);
     }
-    closedir(proc);
   }
   std::sort(pids.begin(), pids.end());
   pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
@@ -142,9 +151,15 @@ bool Reaper::is_subreaper() const {
   return subreaper_;
 }
 
-void Reaper::AddLeader(pid_t pid) {
+void Reaper::BeginSpawn() {
   std::lock_guard<std::mutex> lock(mu_);
-  ++leaders_[pid];
+  ++spawning_;
+}
+
+void Reaper::EndSpawn(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  --spawning_;
+  if (pid > 0) ++leaders_[pid];
 }
 
 void Reaper::RemoveLeader(pid_t pid) {
@@ -153,23 +168,28 @@ void Reaper::RemoveLeader(pid_t pid) {
   if (it != leaders_.end() && --it->second == 0) leaders_.erase(it);
 }
 
-int Reaper::KillOrphans(Millis bound) {
+int Reaper::KillOrphans(Millis bound, ChildSource source) {
   if (!is_subreaper()) return 0;  // orphans go to init: none of our children is one
   std::lock_guard<std::mutex> one_sweep(sweep_mu_);
   const Clock::time_point deadline = Clock::now() + bound;
   const pid_t own_group = getpgrp();
+  const pid_t own_session = getsid(0);
   int killed = 0;
   for (int round = 0; round < kMaxRounds; ++round) {
     std::vector<pid_t> orphans;
     {
-      std::unique_lock<std::shared_mutex> no_spawns(spawn_mu_);
+      // Listing and choosing under mu_: no handler is registered or unregistered
+      // meanwhile, and a child being started is covered by spawning_.
       std::lock_guard<std::mutex> lock(mu_);
-      for (pid_t pid : ListChildren()) {
+      for (pid_t pid : ListChildren(source)) {
         if (leaders_.count(pid) != 0) continue;
         // Only we reap an orphan, and one sweep runs at a time, so until we do, `pid`
         // is this child (alive or a zombie) and its group id cannot be recycled.
         const pid_t group = getpgid(pid);
         if (group < 0 || group == own_group || leaders_.count(group) != 0) continue;
+        // A handler between its fork and its registration leads its own group in our
+        // session; so may an orphan, rarely (job control in a handler's shell).
+        if (spawning_ > 0 && group == pid && getsid(pid) == own_session) continue;
         if (group == pid) {
           killpg(pid, SIGKILL);  // a daemon after setsid: it and its group
         } else {

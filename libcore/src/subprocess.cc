@@ -376,13 +376,12 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
 
   const ChildPlan plan{getpid(),   candidate_ptrs.data(), argv_ptrs.data(), env_ptrs.data(),
                        in_r.get(), out_w.get(),           err_w.get(),      exec_w.get()};
-  pid_t pid;
-  {
-    // Until the new child is registered, no sweep may see it and take it for an orphan.
-    Reaper::SpawnLock spawning(Reaper::Get());
-    pid = SpawnChild(plan);
-    if (pid > 0) Reaper::Get().AddLeader(pid);
-  }
+  // Until the new child is registered, no sweep may take it for an orphan.
+  Reaper::Get().BeginSpawn();
+  const pid_t pid = SpawnChild(plan);
+  const int spawn_errno = errno;
+  Reaper::Get().EndSpawn(pid);
+  errno = spawn_errno;
   if (pid < 0) {
     result.start_errno = errno;
     return finish();

@@ -26,8 +26,8 @@ pid_t StartSleeper(bool own_group, pid_t join_group = 0) {
   return pid;
 }
 
-bool Listed(pid_t pid, bool scan_proc) {
-  std::vector<pid_t> children = ListChildren(scan_proc);
+bool Listed(pid_t pid, ChildSource source) {
+  std::vector<pid_t> children = ListChildren(source);
   return std::find(children.begin(), children.end(), pid) != children.end();
 }
 
@@ -55,16 +55,17 @@ TEST_CASE("both ways of listing children find them", "[reaper]") {
   pid_t a = StartSleeper(false), b = StartSleeper(true);
   REQUIRE(a > 0);
   REQUIRE(b > 0);
-  for (bool scan : {false, true}) {
-    INFO("scan_proc " << scan);
-    CHECK(Listed(a, scan));
-    CHECK(Listed(b, scan));
-    CHECK_FALSE(Listed(getpid(), scan));
+  for (ChildSource source :
+       {ChildSource::kOrphanThread, ChildSource::kAllThreads, ChildSource::kProcScan}) {
+    INFO("source " << static_cast<int>(source));
+    CHECK(Listed(a, source));
+    CHECK(Listed(b, source));
+    CHECK_FALSE(Listed(getpid(), source));
   }
   Stop(a);
   Stop(b);
-  CHECK_FALSE(Listed(a, false));
-  CHECK_FALSE(Listed(a, true));
+  CHECK_FALSE(Listed(a, ChildSource::kOrphanThread));
+  CHECK_FALSE(Listed(a, ChildSource::kProcScan));
 }
 
 TEST_CASE("an orphan outside our group is killed with its group and reaped", "[reaper]") {
@@ -88,7 +89,8 @@ TEST_CASE("children in our own group, running handlers and their groups are spar
   pid_t handler = StartSleeper(true);
   REQUIRE(ours > 0);
   REQUIRE(handler > 0);
-  reaper.AddLeader(handler);
+  reaper.BeginSpawn();
+  reaper.EndSpawn(handler);
   pid_t handlers_own = StartSleeper(true, handler);  // e.g. orphaned, still in its group
   REQUIRE(handlers_own > 0);
   CHECK(reaper.KillOrphans() == 0);
@@ -110,14 +112,48 @@ TEST_CASE("a leader registered twice stays registered until removed twice", "[re
   REQUIRE(reaper.BecomeSubreaper());
   pid_t handler = StartSleeper(true);
   REQUIRE(handler > 0);
-  reaper.AddLeader(handler);
-  reaper.AddLeader(handler);
+  for (int i = 0; i < 2; ++i) {
+    reaper.BeginSpawn();
+    reaper.EndSpawn(handler);
+  }
   reaper.RemoveLeader(handler);
   CHECK(reaper.KillOrphans() == 0);
   CHECK(Running(handler));
   reaper.RemoveLeader(handler);
   CHECK(reaper.KillOrphans() == 1);
   CHECK(Reaped(handler));
+}
+
+// Starts `sleep 30` as a child in a new session (setsid), as a daemon is.
+pid_t StartDaemon() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    execl("/bin/sleep", "sleep", "30", nullptr);
+    _exit(127);
+  }
+  // Wait until it has left our session, so the test sees it as a daemon.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (pid > 0 && getsid(pid) != pid && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pid;
+}
+
+TEST_CASE("while a handler is being started, only what looks like one is spared", "[reaper]") {
+  Reaper& reaper = Reaper::Get();
+  REQUIRE(reaper.BecomeSubreaper());
+  pid_t like_a_handler = StartSleeper(true);  // leads its group, in our session
+  pid_t daemon = StartDaemon();
+  REQUIRE(like_a_handler > 0);
+  REQUIRE(daemon > 0);
+  reaper.BeginSpawn();
+  CHECK(reaper.KillOrphans() == 1);
+  CHECK(Reaped(daemon));
+  CHECK(Running(like_a_handler));
+  reaper.EndSpawn(-1);  // the spawn failed: nothing registered
+  CHECK(reaper.KillOrphans() == 1);
+  CHECK(Reaped(like_a_handler));
 }
 
 TEST_CASE("a zombie orphan is reaped", "[reaper]") {
