@@ -8,22 +8,74 @@
 namespace evt {
 namespace {
 
-// Decodes %XX escapes (a password may hold '@' or ':').
-bool PercentDecode(std::string_view in, std::string* out) {
-  out->clear();
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes (a user name or password may hold any delimiter, escaped). A '%'
+// that does not start two hex digits stands for itself, so "100%" needs no escaping.
+std::string PercentDecode(std::string_view in) {
+  std::string out;
   for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out->push_back(in[i]);
-      continue;
+    if (in[i] == '%' && i + 2 < in.size() && HexValue(in[i + 1]) >= 0 && HexValue(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(in[i + 1]) * 16 + HexValue(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
     }
-    if (i + 2 >= in.size() || !std::isxdigit(static_cast<unsigned char>(in[i + 1])) ||
-        !std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+  }
+  return out;
+}
+
+bool IsScheme(std::string_view s) {
+  if (s.empty() || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '.' && c != '-') {
       return false;
     }
-    out->push_back(static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16)));
-    i += 2;
   }
   return true;
+}
+
+// A URL cut where its credentials begin and end. The userinfo ends at the LAST '@': a
+// password may hold every delimiter ('@', '/', ':', '?', '#', '[', ']'), raw or escaped,
+// while no host, port, database or socket path of ours holds an '@'. Cutting at the first
+// '@', or ending the authority at the first '/', puts part of a password in the host or
+// the path, and from there in messages. An '@' after the host makes this hide too much,
+// never too little.
+struct UrlParts {
+  std::string_view prefix;    // "scheme://", or empty when the URL has none
+  std::string_view user;      // raw; the userinfo up to its first ':'
+  bool has_password = false;  // the userinfo has a ':'
+  std::string_view password;  // raw (still %-escaped); the userinfo after that ':'
+  std::string_view rest;      // after the userinfo's '@', or after the prefix
+};
+
+UrlParts SplitUrl(std::string_view url) {
+  UrlParts p;
+  // Only a real scheme counts: "://" may also stand inside a password.
+  std::size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos && IsScheme(url.substr(0, scheme))) {
+    p.prefix = url.substr(0, scheme + 3);
+  }
+  std::string_view after = url.substr(p.prefix.size());
+  std::size_t at = after.rfind('@');
+  if (at == std::string_view::npos) {
+    p.rest = after;
+    return p;
+  }
+  std::string_view userinfo = after.substr(0, at);
+  p.rest = after.substr(at + 1);
+  std::size_t colon = userinfo.find(':');
+  p.user = userinfo.substr(0, colon);
+  if (colon != std::string_view::npos) {
+    p.has_password = true;
+    p.password = userinfo.substr(colon + 1);
+  }
+  return p;
 }
 
 bool ParseInt(std::string_view s, int lo, int hi, int* out) {
@@ -55,16 +107,17 @@ bool NameChars(std::string_view s, std::string_view extra) {
 }  // namespace
 
 std::string RedactUrl(std::string_view url) {
-  std::size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  std::size_t at = url.find('@', scheme + 3);
-  std::size_t slash = url.find('/', scheme + 3);
-  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
-    return std::string(url);
-  }
-  std::size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  UrlParts p = SplitUrl(url);
+  if (!p.has_password) return std::string(url);
+  return std::string(p.prefix) + std::string(p.user) + ":***@" + std::string(p.rest);
+}
+
+std::string StripUrlPassword(std::string_view url) {
+  UrlParts p = SplitUrl(url);
+  if (!p.has_password) return std::string(url);
+  std::string out(p.prefix);
+  if (!p.user.empty()) out += std::string(p.user) + "@";
+  return out + std::string(p.rest);
 }
 
 Result<BrokerConfig> ParseBrokerUrl(std::string_view url) {
@@ -91,25 +144,15 @@ Result<BrokerConfig> ParseBrokerUrl(std::string_view url) {
     return Bad(c, "expected -, redis://[user[:password]@]host[:port][/db] or unix:///path?db=N");
   }
   c.kind = BrokerConfig::Kind::kRedisTcp;
-  std::string_view rest = url.substr(8);
-  std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
+  UrlParts parts = SplitUrl(url);
+  c.user = PercentDecode(parts.user);
+  if (parts.has_password) c.password = PercentDecode(parts.password);
+  std::size_t slash = parts.rest.find('/');
+  std::string_view authority = parts.rest.substr(0, slash);
   if (slash != std::string_view::npos) {
-    std::string_view db = rest.substr(slash + 1);
+    std::string_view db = parts.rest.substr(slash + 1);
     if (!db.empty() && !ParseInt(db, 0, 100000, &c.db))
       return Bad(c, "the database must be a number");
-  }
-  std::size_t at = authority.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    std::size_t colon = userinfo.find(':');
-    std::string_view user = userinfo.substr(0, colon);
-    if (!PercentDecode(user, &c.user)) return Bad(c, "bad %-escape in the user name");
-    if (colon != std::string_view::npos &&
-        !PercentDecode(userinfo.substr(colon + 1), &c.password)) {
-      return Bad(c, "bad %-escape in the password");
-    }
   }
   std::string_view host = authority;
   if (!host.empty() && host[0] == '[') {  // [::1]:6379

@@ -5,10 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "evt/broker.h"
+#include "reaper.h"
 #include "subprocess.h"
 
 namespace evt {
@@ -49,13 +54,74 @@ std::string OneLine(std::string_view s, std::size_t max) {
   return out;
 }
 
+// What the handler's environment loses and gains besides the EVT_ event variables: no
+// evt credential, and EVT_BROKER without its password. A handler that emits events
+// itself brings its own credential (EVT_REDIS_PASSWORD, --redis-password-file).
+void HideCredentials(ProcessSpec* spec) {
+  for (const char* name : kCredentialEnvNames) spec->unset_env.emplace_back(name);
+  if (const char* broker = std::getenv("EVT_BROKER")) {
+    std::string stripped = StripUrlPassword(broker);
+    if (stripped != broker) spec->extra_env.push_back("EVT_BROKER=" + stripped);
+  }
+}
+
+// How much of one attempt's stderr goes to the log: at most `max` bytes, counting each
+// line's newline. The line that crosses the bound is cut there, and nothing after it is
+// passed on, so the log keeps the start of the story and one mark for the rest.
+class StderrLogBudget {
+ public:
+  explicit StderrLogBudget(std::uint64_t max) : left_(max) {}
+
+  // The part of `line` to log, or nullopt once the bound has been reached.
+  std::optional<std::string_view> Admit(std::string_view line) {
+    if (closed_) return std::nullopt;
+    if (line.size() + 1 <= left_) {
+      left_ -= line.size() + 1;
+      logged_ += line.size() + 1;
+      last_whole_ = true;
+      return line;
+    }
+    closed_ = true;
+    last_whole_ = false;
+    if (left_ == 0) return std::nullopt;
+    line = line.substr(0, static_cast<std::size_t>(left_));
+    logged_ += line.size();
+    left_ = 0;
+    return line;
+  }
+
+  // The stderr bytes that were not logged: the lines after the bound, the cut part of
+  // the line that crossed it, and what the per-line bound (kMaxStderrLine) dropped.
+  std::uint64_t NotLogged(const ProcessResult& p) const {
+    std::uint64_t logged = logged_;
+    // A whole last line without a newline was counted with one.
+    if (last_whole_ && !p.err_ends_in_newline && logged > 0) --logged;
+    return p.err_total > logged ? p.err_total - logged : 0;
+  }
+
+ private:
+  std::uint64_t left_;
+  std::uint64_t logged_ = 0;
+  bool last_whole_ = false;  // the last line passed on was whole
+  bool closed_ = false;
+};
+
 bool IsBlank(std::string_view s) {
   return s.find_first_not_of(" \t\r\f\v") == std::string_view::npos;
 }
 
 }  // namespace
 
-ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {}
+ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {
+  // From here on, a process a handler orphans (a daemon: fork, setsid, fork) is
+  // reparented to us rather than to init, and each attempt's end kills it. On a kernel
+  // without it (before 3.4) such a daemon escapes, as it always did.
+  Reaper::Get().BecomeSubreaper();
+}
+
+// Nothing a handler started outlives its handler kind: not even an orphan that came here
+// after the last attempt's end.
+ExecHandler::~ExecHandler() { Reaper::Get().KillOrphans(Millis(2000), ChildSource::kAllThreads); }
 
 HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
   HandlerResult result;
@@ -89,15 +155,23 @@ HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
     spec.stdin_data = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
     spec.stdin_data.push_back('\n');
   }
+  HideCredentials(&spec);
   // The last non-empty stderr line is usually the handler's own explanation; track it
   // here rather than from the bounded capture, which may have cut it off.
   std::string last_line;
+  StderrLogBudget log_budget(options_.max_output_bytes);
   spec.on_stderr_line = [&](std::string_view line) {
     if (!IsBlank(line)) last_line.assign(line.data(), std::min(line.size(), kMaxErrorLine + 1));
-    if (ctx.on_stderr_line) ctx.on_stderr_line(line);
+    if (!ctx.on_stderr_line) return;
+    if (std::optional<std::string_view> part = log_budget.Admit(line)) ctx.on_stderr_line(*part);
   };
 
   ProcessResult p = RunProcess(spec);
+  if (ctx.on_stderr_line) {
+    if (std::uint64_t rest = log_budget.NotLogged(p); rest > 0) {
+      ctx.on_stderr_line("... " + std::to_string(rest) + " more bytes");
+    }
+  }
   result.duration = p.duration;
   result.output = std::move(p.out);
 

@@ -18,6 +18,8 @@
 #include <optional>
 #include <unordered_set>
 
+#include "reaper.h"
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -143,8 +145,9 @@ struct ChildPlan {
   ReportAndExit(err_fd, saw_eacces && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
 }
 
-std::vector<std::string> BuildEnvironment(const std::vector<std::string>& extra) {
-  std::unordered_set<std::string_view> overridden;
+std::vector<std::string> BuildEnvironment(const std::vector<std::string>& extra,
+                                          const std::vector<std::string>& unset) {
+  std::unordered_set<std::string_view> overridden(unset.begin(), unset.end());
   for (const std::string& kv : extra)
     overridden.insert(std::string_view(kv).substr(0, kv.find('=')));
   std::vector<std::string> env;
@@ -195,7 +198,8 @@ struct Capture {
   Fd fd;
   std::string* kept;
   std::uint64_t* total;
-  LineSplitter* lines;  // may be null
+  LineSplitter* lines;    // may be null
+  bool* ends_in_newline;  // may be null: set from the last byte read
 
   // Reads what is available now. Closes fd at EOF or on a read error.
   void ReadAvailable(char* buf, std::size_t max) {
@@ -214,6 +218,7 @@ struct Capture {
       std::size_t room = max - std::min(max, kept->size());
       kept->append(buf, std::min(room, static_cast<std::size_t>(n)));
       *total += static_cast<std::uint64_t>(n);
+      if (ends_in_newline != nullptr) *ends_in_newline = buf[n - 1] == '\n';
       if (lines != nullptr) lines->Feed(std::string_view(buf, static_cast<std::size_t>(n)));
       if (static_cast<std::size_t>(n) < kReadChunk) return;  // most likely drained
     }
@@ -246,6 +251,25 @@ class Child {
  private:
   pid_t pid_;
   bool reaped_ = false;
+};
+
+// Keeps a started handler registered with the Reaper until it has been reaped. Declared
+// before the Child, so that on an early exit the Child reaps first.
+class LeaderRegistration {
+ public:
+  explicit LeaderRegistration(pid_t pid) : pid_(pid) {}
+  ~LeaderRegistration() { Release(); }
+  LeaderRegistration(const LeaderRegistration&) = delete;
+  LeaderRegistration& operator=(const LeaderRegistration&) = delete;
+
+  // REQUIRES: the leader has been reaped.
+  void Release() {
+    if (pid_ > 0) Reaper::Get().RemoveLeader(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_;
 };
 
 // Writing to a pipe whose reader is gone raises SIGPIPE, which kills the process unless it
@@ -337,7 +361,7 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   }
 
   const std::vector<std::string> candidates = ExecCandidates(spec.argv[0]);
-  const std::vector<std::string> env = BuildEnvironment(spec.extra_env);
+  const std::vector<std::string> env = BuildEnvironment(spec.extra_env, spec.unset_env);
   std::vector<char*> candidate_ptrs = Pointers(candidates);
   std::vector<char*> argv_ptrs = Pointers(spec.argv);
   std::vector<char*> env_ptrs = Pointers(env);
@@ -352,13 +376,19 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
 
   const ChildPlan plan{getpid(),   candidate_ptrs.data(), argv_ptrs.data(), env_ptrs.data(),
                        in_r.get(), out_w.get(),           err_w.get(),      exec_w.get()};
+  // Until the new child is registered, no sweep may take it for an orphan.
+  Reaper::Get().BeginSpawn();
   const pid_t pid = SpawnChild(plan);
+  const int spawn_errno = errno;
+  Reaper::Get().EndSpawn(pid);
+  errno = spawn_errno;
   if (pid < 0) {
     result.start_errno = errno;
     return finish();
   }
   if (pid == 0) RunChild(plan);
 
+  LeaderRegistration registration(pid);
   Child child(pid);
   // Both sides call setpgid so that the group exists before either one relies on it;
   // EACCES here just means the child got there and exec'd first.
@@ -385,9 +415,9 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
 
   LineSplitter splitter(spec.on_stderr_line);
-  Capture out{std::move(out_r), &result.out, &result.out_total, nullptr};
+  Capture out{std::move(out_r), &result.out, &result.out_total, nullptr, nullptr};
   Capture err{std::move(err_r), &result.err, &result.err_total,
-              spec.on_stderr_line ? &splitter : nullptr};
+              spec.on_stderr_line ? &splitter : nullptr, &result.err_ends_in_newline};
   std::unique_ptr<char[]> buf(new char[kReadChunk]);
   std::size_t in_off = 0;
   if (spec.stdin_data.empty()) in_w.Reset();
@@ -495,6 +525,10 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
   // behind, then reap it.
   killpg(pid, SIGKILL);
   int status = child.Reap();
+  registration.Release();
+  // What left the group (setsid) and was orphaned came to us as the subreaper: kill it
+  // too, before draining, so that a daemon holding our pipes does not delay the end.
+  Reaper::Get().KillOrphans();
   in_w.Reset();
 
   const Clock::time_point drain_until = Clock::now() + kDrainBound;

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "evt/queue_keys.h"
 
@@ -98,4 +101,116 @@ TEST_CASE("every key of a queue carries the queue's hash tag", "[broker]") {
     CHECK(key.rfind("evt:{backups}:", 0) == 0);
   }
   CHECK(k.queues() == "evt:queues");
+}
+
+namespace {
+
+// Percent-encodes every byte outside [A-Za-z0-9_.~-].
+std::string Encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '_' || ch == '.' || ch == '~' || ch == '-') {
+      out.push_back(static_cast<char>(ch));
+    } else {
+      out += {'%', hex[ch >> 4], hex[ch & 15]};
+    }
+  }
+  return out;
+}
+
+// Passwords made of URL delimiters. Every one holds "Zq", a marker that appears nowhere
+// else in the URLs below, so any echo of the password shows up as "Zq".
+const std::vector<std::string>& DelimiterPasswords() {
+  static const std::vector<std::string> passwords = {
+      "Zq@",       "@Zq",      "Zq/",         "/Zq",         "Zq:",     ":Zq",
+      "Zq?",       "?Zq",      "Zq#",         "#Zq",         "Zq[",     "[Zq]",
+      "Zq]",       "Zq%",      "%Zq",         "Xp@ssw0rdZq", "ab/cdZq", "Zq@/:?#[]%",
+      "%@/Zq/@%",  "Zq:@:/:@", "@@Zq@@",      "//Zq//",      "Zq?a=1#", "[::1]:6379Zq",
+      "Zq@host:1", "Zq/3",     "a@b/c:d?eZq", "%zZq%4",      "Zq%%",    "#/?@Zq:[]"};
+  return passwords;
+}
+
+bool HasNoPassword(const std::string& text) { return text.find("Zq") == std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("a raw password made of URL delimiters is parsed exactly and never shown", "[broker]") {
+  for (const std::string& pw : DelimiterPasswords()) {
+    for (const std::string& tail : {std::string("host"), std::string("host:6380/3"),
+                                    std::string("[::1]:7000"), std::string("10.0.0.5/2")}) {
+      const std::string url = "redis://u1:" + pw + "@" + tail;
+      INFO(url);
+      auto c = ParseBrokerUrl(url);
+      REQUIRE(c.ok());
+      CHECK(c->user == "u1");
+      // None holds '%' before two hex digits, so none holds an escape: each is literal.
+      CHECK(c->password == pw);
+      CHECK(c->host == (tail[0] == '[' ? "::1" : tail.substr(0, tail.find_first_of(":/"))));
+      CHECK(HasNoPassword(c->redacted));
+      CHECK(HasNoPassword(evt::RedactUrl(url)));
+      CHECK(evt::RedactUrl(url) == "redis://u1:***@" + tail);
+      CHECK(HasNoPassword(evt::StripUrlPassword(url)));
+      CHECK(evt::StripUrlPassword(url) == "redis://u1@" + tail);
+    }
+  }
+}
+
+TEST_CASE("a percent-encoded password made of URL delimiters is parsed exactly", "[broker]") {
+  for (const std::string& pw : DelimiterPasswords()) {
+    const std::string url = "redis://u%40x:" + Encode(pw) + "@host:6380/3";
+    INFO(url);
+    auto c = ParseBrokerUrl(url);
+    REQUIRE(c.ok());
+    CHECK(c->user == "u@x");
+    CHECK(c->password == pw);
+    CHECK(c->host == "host");
+    CHECK(c->port == 6380);
+    CHECK(c->db == 3);
+    CHECK(c->redacted == "redis://u%40x:***@host:6380/3");
+  }
+}
+
+TEST_CASE("errors about a URL with a delimiter password never contain it", "[broker]") {
+  for (const std::string& pw : DelimiterPasswords()) {
+    for (const std::string& tail : {std::string("host:99999"), std::string("host/notanumber"),
+                                    std::string(":6379"), std::string("[::1"), std::string("")}) {
+      for (const std::string& scheme : {std::string("redis://"), std::string("rediss://"),
+                                        std::string("amqp://"), std::string("redis:")}) {
+        const std::string url = scheme + "u2:" + pw + "@" + tail;
+        INFO(url);
+        auto c = ParseBrokerUrl(url);
+        CHECK_FALSE(c.ok());
+        if (!c.ok()) CHECK(HasNoPassword(c.status().message()));
+        CHECK(HasNoPassword(evt::RedactUrl(url)));
+        CHECK(HasNoPassword(evt::StripUrlPassword(url)));
+      }
+    }
+  }
+}
+
+TEST_CASE("the reported URLs of issue 6 are redacted whole", "[broker]") {
+  auto c = ParseBrokerUrl("redis://u1:Xp@ssw0rd@host");
+  REQUIRE(c.ok());
+  CHECK(c->password == "Xp@ssw0rd");
+  CHECK(c->host == "host");
+  CHECK(c->redacted == "redis://u1:***@host");
+  c = ParseBrokerUrl("redis://u2:ab/cdef@host");
+  REQUIRE(c.ok());
+  CHECK(c->password == "ab/cdef");
+  CHECK(c->db == 0);
+  CHECK(c->redacted == "redis://u2:***@host");
+  auto bad = ParseBrokerUrl("redis://u2:ab/cdef@host/x");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), !Catch::Contains("cdef"));
+}
+
+TEST_CASE("a URL without a password is left as it is", "[broker]") {
+  for (const char* url : {"redis://host", "redis://worker@host:6380/1", "unix:///run/r.sock?db=2",
+                          "-", "redis://[::1]:7000"}) {
+    CHECK(evt::RedactUrl(url) == url);
+    CHECK(evt::StripUrlPassword(url) == url);
+  }
+  CHECK(evt::StripUrlPassword("redis://:pw@host:6379/0") == "redis://host:6379/0");
+  CHECK(evt::RedactUrl("redis://:pw@host:6379/0") == "redis://:***@host:6379/0");
 }

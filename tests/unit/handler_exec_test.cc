@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -170,6 +171,56 @@ TEST_CASE("stderr lines reach the callback", "[handler_exec]") {
   CHECK(lines == std::vector<std::string>{"one", "two", "three"});
 }
 
+// Runs `script` with a stderr line collector; returns the lines passed on for logging.
+std::vector<std::string> StderrLines(const std::string& script, std::size_t max_output_bytes,
+                                     HandlerResult* result) {
+  ExecHandlerOptions o = Shell(script);
+  o.max_output_bytes = max_output_bytes;
+  o.timeout = milliseconds(20000);
+  ExecHandler handler(std::move(o));
+  Event e = TestEvent();
+  std::vector<std::string> lines;
+  AttemptContext ctx;
+  ctx.event = &e;
+  ctx.on_stderr_line = [&](std::string_view l) { lines.emplace_back(l); };
+  *result = handler.Run(ctx);
+  return lines;
+}
+
+TEST_CASE("stderr passed on to the log is bounded per attempt, the cut marked once",
+          "[handler_exec]") {
+  HandlerResult r;
+  // 2 MB of short lines, then the explanation: 2,000,011 bytes.
+  std::vector<std::string> lines =
+      StderrLines("yes x | head -c 2000000 >&2; echo 'last words' >&2; exit 3", 1024, &r);
+  REQUIRE(lines.size() == 513);
+  std::size_t logged = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    CHECK(lines[i] == "x");
+    logged += lines[i].size() + 1;
+  }
+  CHECK(logged == 1024);
+  CHECK(lines.back() == "... 1998987 more bytes");
+  // The error still names the handler's last line, which the log bound cut off.
+  CHECK(r.error == "exit 3: last words");
+}
+
+TEST_CASE("a stderr line that crosses the log bound is cut there", "[handler_exec]") {
+  HandlerResult r;
+  std::vector<std::string> lines =
+      StderrLines("echo 0123456789 >&2; echo abcdefghij >&2; echo tail >&2", 15, &r);
+  CHECK(lines == std::vector<std::string>{"0123456789", "abcd", "... 12 more bytes"});
+  // Within the bound, nothing is marked, with or without a final newline.
+  CHECK(StderrLines("printf 'a\\nbcd' >&2", 5, &r) == std::vector<std::string>{"a", "bcd"});
+  CHECK(StderrLines("printf 'a\\nbcd\\n' >&2", 6, &r) == std::vector<std::string>{"a", "bcd"});
+  // Bytes a line loses to the per-line bound count as not logged.
+  lines = StderrLines("head -c 5000 /dev/zero | tr '\\0' y >&2; echo >&2; printf z >&2", 65536, &r);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].size() == kMaxStderrLine);
+  CHECK(lines[1] == "z");
+  CHECK(lines[2] == "... " + std::to_string(5000 - kMaxStderrLine) + " more bytes");
+}
+
 TEST_CASE("the EVT_ variables reach the handler", "[handler_exec]") {
   setenv("EVT_SOURCE", "stale-from-parent", 1);
   HandlerResult r = Run(Shell("printf '%s|%s|%s|%s|%s|%s' \"$EVT_EVENT_ID\" \"$EVT_EVENT_TYPE\" "
@@ -179,6 +230,52 @@ TEST_CASE("the EVT_ variables reach the handler", "[handler_exec]") {
   unsetenv("EVT_SOURCE");
   CHECK(r.outcome == Outcome::kDone);
   CHECK(r.output == "evt_01HX|order.created|order-42|3|shop-1|corr-7");
+}
+
+// Sets an environment variable for the life of a test, then restores it.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      setenv(name_.c_str(), old_.c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+TEST_CASE("no evt credential reaches the handler's environment", "[handler_exec]") {
+  // Every secret holds "Zq", which appears nowhere else in the environment.
+  ScopedEnv password("EVT_REDIS_PASSWORD", "pw-Zq1");
+  ScopedEnv password_file("EVT_REDIS_PASSWORD_FILE", "/run/secrets/Zq2");
+  ScopedEnv broker("EVT_BROKER", "redis://u1:Xp@ss/Zq3@redis.example:6380/2");
+  ScopedEnv other("EVT_QUEUE", "backups");
+  HandlerResult r = Run(Command({"env"}), TestEvent());
+  REQUIRE(r.outcome == Outcome::kDone);
+  CHECK(r.output.find("Zq") == std::string::npos);
+  CHECK(r.output.find("EVT_REDIS_PASSWORD") == std::string::npos);
+  CHECK(r.output.find("\nEVT_BROKER=redis://u1@redis.example:6380/2\n") != std::string::npos);
+  CHECK(r.output.find("\nEVT_QUEUE=backups\n") != std::string::npos);
+  CHECK(r.output.find("\nEVT_EVENT_ID=evt_01HX\n") != std::string::npos);
+}
+
+TEST_CASE("a broker URL without a password reaches the handler as it is", "[handler_exec]") {
+  ScopedEnv broker("EVT_BROKER", "redis://worker@redis.example:6380/2");
+  HandlerResult r = Run(Shell("printf '%s' \"$EVT_BROKER\""), TestEvent());
+  CHECK(r.output == "redis://worker@redis.example:6380/2");
 }
 
 TEST_CASE("stdin carries the event as one JSON line", "[handler_exec]") {
@@ -238,6 +335,158 @@ TEST_CASE("a background child does not outlive a successful handler", "[handler_
   REQUIRE(background > 0);
   CHECK(WaitGone(background));
   std::remove(pidfile.c_str());
+}
+
+// A handler script that daemonizes the classic way: a background job calls setsid (a new
+// session and group, out of reach of killpg) and forks `sleep 300`, whose pid it writes to
+// `pidfile`, then exits; the sleep is orphaned. The handler waits for that, then runs `then`.
+std::string Daemonizer(const std::string& pidfile, const std::string& then) {
+  return "setsid sh -c 'sleep 300 & echo $! > " + pidfile + ".tmp; mv " + pidfile + ".tmp " +
+         pidfile + "' & wait; " + then;
+}
+
+// Waits for `pidfile` and returns the pid in it, or 0.
+pid_t WaitPid(const std::string& pidfile) {
+  auto until = std::chrono::steady_clock::now() + milliseconds(3000);
+  while (!FileExists(pidfile) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return ReadPid(pidfile);
+}
+
+// Checks that the process is gone; kills it if not, so a failing test leaves nothing behind.
+bool GoneOrKill(pid_t pid) {
+  if (pid <= 0) return false;
+  if (WaitGone(pid)) return true;
+  kill(pid, SIGKILL);
+  return false;
+}
+
+TEST_CASE("a handler that daemonizes leaves nothing behind when it exits", "[handler_exec]") {
+  const std::string pidfile = TempPath("daemon.pid");
+  HandlerResult r = RunShell(Daemonizer(pidfile, "exit 0"));
+  CHECK(r.outcome == Outcome::kDone);
+  pid_t daemon = WaitPid(pidfile);
+  REQUIRE(daemon > 0);
+  CHECK(GoneOrKill(daemon));
+  CHECK(NoChildrenLeft());  // killed and reaped, not left a zombie
+  std::remove(pidfile.c_str());
+}
+
+TEST_CASE("a handler that daemonizes leaves nothing behind when it times out", "[handler_exec]") {
+  const std::string pidfile = TempPath("daemon-timeout.pid");
+  ExecHandlerOptions o = Shell(Daemonizer(pidfile, "sleep 30"));
+  o.timeout = milliseconds(500);
+  HandlerResult r = Run(std::move(o), TestEvent());
+  CHECK(r.category == Category::kTimeout);
+  pid_t daemon = WaitPid(pidfile);
+  REQUIRE(daemon > 0);
+  CHECK(GoneOrKill(daemon));
+  CHECK(NoChildrenLeft());
+  std::remove(pidfile.c_str());
+}
+
+TEST_CASE("every descendant of a daemon is gone after the attempt", "[handler_exec]") {
+  // The daemon starts two more: one in its own session again, one in its group; then it
+  // waits. Killing the daemon orphans both.
+  const std::string p1 = TempPath("deep1.pid"), p2 = TempPath("deep2.pid");
+  HandlerResult r =
+      RunShell("setsid sh -c 'setsid sleep 300 & echo $! > " + p1 + ".tmp; sleep 300 & echo $! > " +
+               p2 + ".tmp; mv " + p1 + ".tmp " + p1 + "; mv " + p2 + ".tmp " + p2 + "; wait' & " +
+               "while [ ! -e " + p2 + " ]; do sleep 0.01; done; exit 0");
+  CHECK(r.outcome == Outcome::kDone);
+  pid_t a = WaitPid(p1), b = WaitPid(p2);
+  REQUIRE(a > 0);
+  REQUIRE(b > 0);
+  CHECK(GoneOrKill(a));
+  CHECK(GoneOrKill(b));
+  CHECK(NoChildrenLeft());
+  std::remove(p1.c_str());
+  std::remove(p2.c_str());
+}
+
+TEST_CASE("a daemon that holds the handler's stderr does not delay the attempt", "[handler_exec]") {
+  const std::string pidfile = TempPath("holder.pid");
+  // Without the sweep the attempt waits out the drain bound for the daemon's pipe.
+  HandlerResult r = RunShell(Daemonizer(pidfile, "exit 0"));
+  CHECK(r.duration < milliseconds(200));
+  CHECK(GoneOrKill(WaitPid(pidfile)));
+  std::remove(pidfile.c_str());
+}
+
+TEST_CASE("what a handler left behind is gone when the handler kind is destroyed",
+          "[handler_exec]") {
+  const std::string pidfile = TempPath("exit.pid");
+  pid_t daemon = 0;
+  {
+    ExecHandler handler(Shell("exit 0"));  // makes this process the subreaper
+    // An orphan that no attempt's end sees: made here, outside any attempt.
+    pid_t sh = fork();
+    REQUIRE(sh >= 0);
+    if (sh == 0) {
+      execl("/bin/sh", "sh", "-c", Daemonizer(pidfile, "exit 0").c_str(), nullptr);
+      _exit(127);
+    }
+    int status = 0;
+    REQUIRE(waitpid(sh, &status, 0) == sh);
+    daemon = WaitPid(pidfile);
+    REQUIRE(daemon > 0);
+    REQUIRE_FALSE(ProcessGone(daemon));
+  }
+  CHECK(GoneOrKill(daemon));
+  CHECK(NoChildrenLeft());
+  std::remove(pidfile.c_str());
+}
+
+TEST_CASE("one attempt's end never touches a handler still running on another thread",
+          "[handler_exec]") {
+  // The slow handler's background sleep is orphaned (its subshell exits) but stays in
+  // the handler's group: it belongs to the running attempt, which checks it is alive.
+  const std::string slow_pid = TempPath("slow-bg.pid");
+  HandlerResult slow;
+  std::thread t([&] {
+    ExecHandlerOptions o = Shell("(sleep 5 & echo $! > " + slow_pid +
+                                 ") ; sleep 1; kill -0 $(cat " + slow_pid + ") && exit 7; exit 9");
+    slow = Run(std::move(o), TestEvent());
+  });
+  std::vector<std::string> pidfiles;
+  for (int i = 0; i < 5; ++i) {
+    pidfiles.push_back(TempPath("quick" + std::to_string(i) + ".pid"));
+    HandlerResult quick = RunShell(Daemonizer(pidfiles.back(), "exit 3"));
+    CHECK(quick.error == "exit 3");
+  }
+  t.join();
+  CHECK(slow.error == "exit 7");
+  for (const std::string& f : pidfiles) {
+    CHECK(GoneOrKill(ReadPid(f)));
+    std::remove(f.c_str());
+  }
+  CHECK(GoneOrKill(ReadPid(slow_pid)));
+  std::remove(slow_pid.c_str());
+}
+
+TEST_CASE("parallel attempts that daemonize never kill each other's handlers", "[handler_exec]") {
+  constexpr int kThreads = 6, kRuns = 8;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> errors(kThreads);
+  std::vector<std::vector<std::string>> pidfiles(kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      for (int j = 0; j < kRuns; ++j) {
+        pidfiles[i].push_back(TempPath("par" + std::to_string(i) + "_" + std::to_string(j)));
+        errors[i].push_back(RunShell(Daemonizer(pidfiles[i].back(), "exit 3")).error);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    for (int j = 0; j < kRuns; ++j) {
+      CHECK(errors[i][j] == "exit 3");
+      CHECK(GoneOrKill(ReadPid(pidfiles[i][j])));
+      std::remove(pidfiles[i][j].c_str());
+    }
+  }
+  CHECK(NoChildrenLeft());
 }
 
 long MaxRssKiB() {

@@ -26,11 +26,25 @@ struct BrokerConfig {
   bool is_redis() const { return kind != Kind::kStdio; }
 };
 
-// Parses a broker URL. Usage error naming the (redacted) URL and what is wrong.
+// Parses a broker URL. The user name and password end at the URL's LAST '@', so a
+// password may hold any character, '@', '/', ':', '?', '#', '[', ']' included; %XX
+// escapes are decoded (a '%' not followed by two hex digits stands for itself). Usage
+// error naming the redacted URL (never the password) and what is wrong.
 Result<BrokerConfig> ParseBrokerUrl(std::string_view url);
 
-// The URL with a password replaced by "***"; anything else unchanged.
+// The URL with its password replaced by "***" ("redis://user:***@host"); a URL without a
+// password unchanged. Cuts the URL as ParseBrokerUrl does, and hides more rather than
+// less when the URL is malformed (an '@' in a path), so it is safe on any text.
 std::string RedactUrl(std::string_view url);
+
+// The URL with its password removed ("redis://user@host", "redis://host"); a URL without
+// a password unchanged. What a handler may see of the broker (see ExecHandler).
+std::string StripUrlPassword(std::string_view url);
+
+// The environment variables that hold evt credentials (ResolveRedisPassword's sources).
+// A handler never inherits them; EVT_BROKER reaches it through StripUrlPassword.
+inline constexpr const char* kCredentialEnvNames[] = {"EVT_REDIS_PASSWORD",
+                                                      "EVT_REDIS_PASSWORD_FILE"};
 
 // Fills config->password when the URL had none: from the file at `password_file` (first
 // line, if the path is non-empty) or else from `env_password` (EVT_REDIS_PASSWORD). A

@@ -31,9 +31,26 @@ struct ExecHandlerOptions {
 // whatever is left of its process group is killed (SIGKILL), so no background child
 // outlives the attempt. On timeout: SIGTERM to the group, SIGKILL after kill_after;
 // the result is transient/timeout. On cancel: the same, reported as interrupted.
+//
+// A handler that daemonizes (fork, setsid, fork) leaves its process group, so killing the
+// group misses it. Constructing an ExecHandler therefore makes the process a child
+// subreaper (PR_SET_CHILD_SUBREAPER): such orphans are reparented to it, and the end of
+// every attempt kills (with their groups) and reaps every child that is neither a running
+// handler, nor in a running handler's group, nor in the process's own group; so does the
+// destructor. An embedding program must start its own children in its own process group.
+// Under systemd, KillMode=mixed also covers a worker killed by SIGKILL.
+//
+// The environment the handler gets has no evt credential: EVT_REDIS_PASSWORD and
+// EVT_REDIS_PASSWORD_FILE (kCredentialEnvNames) are removed, and EVT_BROKER loses its
+// password (StripUrlPassword). Of its stderr, at most max_output_bytes per attempt reach
+// AttemptContext::on_stderr_line; a line that crosses the bound is cut, and one last line
+// "... N more bytes" counts what was not passed on.
 class ExecHandler : public Handler {
  public:
   explicit ExecHandler(ExecHandlerOptions options);
+  ~ExecHandler() override;
+  ExecHandler(const ExecHandler&) = delete;
+  ExecHandler& operator=(const ExecHandler&) = delete;
   HandlerResult Run(const AttemptContext& ctx) override;
 
   // Checks that argv[0] names an executable file (directly or in PATH). Config on failure.
