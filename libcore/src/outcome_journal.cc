@@ -438,15 +438,43 @@ Status OutcomeJournal::WriteLine(const std::string& json) {
 }
 
 Status OutcomeJournal::Append(JournalRecord* record) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   record->seq = next_seq_;
   if (Status s = WriteLine(WriteCompact(ToJson(*record, scope_))); !s.ok()) return s;
-  if (::fdatasync(fd_) != 0) {
-    return Status::IOError("outcome journal " + path_ + ": cannot sync: " + Errno());
-  }
   ++next_seq_;
-  live_.push_back(*record);
-  return Status::Ok();
+  live_.push_back(*record);  // before the sync, so that a Retire cannot empty the file now
+  const std::uint64_t mine = ++written_;
+  // Group commit: one fdatasync covers every line written before it started, so threads
+  // that finish at once wait for one sync, not for one each.
+  while (synced_ < mine && failed_ < mine) {
+    if (syncing_) {
+      sync_cv_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    const std::uint64_t upto = written_;
+    const int fd = fd_;
+    lock.unlock();
+    const bool ok = ::fdatasync(fd) == 0;
+    const std::string error = ok ? std::string() : Errno();
+    lock.lock();
+    syncing_ = false;
+    if (ok) {
+      synced_ = std::max(synced_, upto);
+    } else {
+      failed_ = std::max(failed_, upto);
+      sync_error_ = error;
+    }
+    sync_cv_.notify_all();
+  }
+  if (failed_ < mine) return Status::Ok();
+  // Not on disk for sure: committed without the journal (the line may stay in the file;
+  // replaying it later is harmless).
+  const std::uint64_t seq = record->seq;
+  live_.erase(std::remove_if(live_.begin(), live_.end(),
+                             [seq](const JournalRecord& r) { return r.seq == seq; }),
+              live_.end());
+  return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
 }
 
 Status OutcomeJournal::Retire(std::uint64_t seq) {

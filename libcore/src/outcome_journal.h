@@ -18,6 +18,7 @@
 // ignored. Records: {"op":"outcome","seq":N,...} and {"op":"retire","seq":N}.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -99,6 +100,12 @@ class OutcomeJournal {
   Status WriteLine(const std::string& json);
 
   mutable std::mutex mu_;
+  std::condition_variable sync_cv_;
+  std::uint64_t written_ = 0;  // lines appended by Append
+  std::uint64_t synced_ = 0;   // of those, the first synced_ are on disk
+  std::uint64_t failed_ = 0;   // the first failed_ may not be (a sync failed)
+  bool syncing_ = false;
+  std::string sync_error_;
   int fd_ = -1;
   const std::string path_;
   const std::string scope_;

@@ -78,7 +78,8 @@ class QueueWorker {
               const std::function<Status()>& op);
   void CommitOutcome(QueueSession& session, JournalRecord record);
   Status CommitRecord(QueueSession& session, const JournalRecord& r);
-  void CommitWaiting(const std::string& key, int delta);
+  void KeyWaiting(const std::string& key, int delta);
+  void CommitStalled(int delta);
   void Fatal(const Status& s);
   bool Stopping() const { return stopping_.load(); }
 
@@ -103,9 +104,10 @@ class QueueWorker {
   std::vector<std::unique_ptr<OutcomeJournal>> adopted_;
   HeldLeases leases_;
   std::atomic<bool> recovered_{false};  // the adopted journals were replayed
-  // Outcomes waiting to be committed, and their keys: no thread reads new work while any
-  // waits, and a key of theirs is not started again (keys_cv_ says when one is through).
-  std::atomic<int> commits_waiting_{0};
+  // Outcomes waiting to be committed: their keys are not started again, and while one of
+  // them has found the store unreachable (stalled) no thread reads new work; keys_cv_
+  // says when one is through.
+  std::atomic<int> commits_stalled_{0};
   std::mutex keys_mu_;
   std::condition_variable keys_cv_;
   std::multiset<std::string> keys_waiting_;
@@ -171,7 +173,7 @@ void QueueWorker::HandlerThread(int index) {
       }
       continue;
     }
-    if (commits_waiting_ > 0) {  // commits that wait go first
+    if (commits_stalled_ > 0) {  // commits that wait go first
       WaitForCommits();
       continue;
     }
@@ -191,7 +193,7 @@ void QueueWorker::HandlerThread(int index) {
         s = session->WithRetry(
             [&] {
               got.clear();
-              if (commits_waiting_ > 0) return Status::Ok();
+              if (commits_stalled_ > 0) return Status::Ok();
               return note(session->Claim(options_.claim_after, 1, &got));
             },
             stopping);
@@ -202,7 +204,7 @@ void QueueWorker::HandlerThread(int index) {
         s = session->WithRetry(
             [&] {
               got.clear();
-              if (commits_waiting_ > 0) return Status::Ok();
+              if (commits_stalled_ > 0) return Status::Ok();
               return note(session->Receive(1, options_.receive_block, &got));
             },
             stopping);
@@ -252,14 +254,16 @@ void QueueWorker::Replay(QueueSession& session) {
   for (std::unique_ptr<OutcomeJournal>& journal : *adopted) {
     const std::vector<JournalRecord> records = journal->Live();
     for (const JournalRecord& r : records) {
-      CommitWaiting(r.end.idempotency_key, +1);
+      KeyWaiting(r.end.idempotency_key, +1);
+      CommitStalled(+1);
       leases_.Add(r.end.idempotency_key, r.end.lease_owner);
     }
     std::uint64_t committed = 0;
     for (const JournalRecord& r : records) {
       Status s = session.WithRetry([&] { return CommitRecord(session, r); },
                                    [this] { return grace_over_.load(); });
-      CommitWaiting(r.end.idempotency_key, -1);
+      CommitStalled(-1);
+      KeyWaiting(r.end.idempotency_key, -1);
       leases_.Remove(r.end.idempotency_key, r.end.lease_owner);
       if (s.ok()) {
         ++committed;
@@ -382,22 +386,26 @@ void QueueWorker::EntryDone(const std::string& id) {
   if (scanning_) done_while_scanning_.insert(id);
 }
 
-void QueueWorker::CommitWaiting(const std::string& key, int delta) {
+void QueueWorker::KeyWaiting(const std::string& key, int delta) {
   std::lock_guard<std::mutex> lock(keys_mu_);
   if (delta > 0) {
     keys_waiting_.insert(key);
-    ++commits_waiting_;
   } else {
     auto it = keys_waiting_.find(key);
     if (it != keys_waiting_.end()) keys_waiting_.erase(it);
-    --commits_waiting_;
   }
+  keys_cv_.notify_all();
+}
+
+void QueueWorker::CommitStalled(int delta) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  commits_stalled_ += delta;
   keys_cv_.notify_all();
 }
 
 void QueueWorker::WaitForCommits() {
   std::unique_lock<std::mutex> lock(keys_mu_);
-  keys_cv_.wait_for(lock, Millis(200), [this] { return commits_waiting_ == 0 || Stopping(); });
+  keys_cv_.wait_for(lock, Millis(200), [this] { return commits_stalled_ == 0 || Stopping(); });
 }
 
 // Holds a new attempt of `key` back while an earlier outcome of the same key waits to be
@@ -444,9 +452,10 @@ Status QueueWorker::CommitRecord(QueueSession& session, const JournalRecord& r) 
 }
 
 // The outcome of a handler that ran: journaled (fdatasync) first, then committed. Until the
-// commit is made no thread reads new work and the key is not started again; the lease is
-// renewed meanwhile (LeaseHold in Process). When the grace of a stop ends first, the
-// outcome stays in the journal for the next start.
+// commit is made the key is not started again, and once it has found the store
+// unreachable no thread reads new work; the lease is renewed meanwhile (LeaseHold in
+// Process). When the grace of a stop ends first, the outcome stays in the journal for the
+// next start.
 void QueueWorker::CommitOutcome(QueueSession& session, JournalRecord record) {
   const AttemptEnd& end = record.end;
   const std::string what(JournalOutcomeName(record.outcome));
@@ -456,10 +465,22 @@ void QueueWorker::CommitOutcome(QueueSession& session, JournalRecord record) {
              {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
              {{"outcome", what}, {"error", journaled.message()}});
   }
-  CommitWaiting(end.idempotency_key, +1);
-  Status s = session.WithRetry([&] { return CommitRecord(session, record); },
-                               [this] { return grace_over_.load(); });
-  CommitWaiting(end.idempotency_key, -1);
+  KeyWaiting(end.idempotency_key, +1);
+  // A commit that finds the store unreachable holds every new read back until it is made:
+  // when the store comes back, waiting commits go first. (Made at once, it holds nothing.)
+  bool stalled = false;
+  Status s = session.WithRetry(
+      [&] {
+        Status r = CommitRecord(session, record);
+        if (r.kind() == Status::Kind::kUnavailable && !stalled) {
+          stalled = true;
+          CommitStalled(+1);
+        }
+        return r;
+      },
+      [this] { return grace_over_.load(); });
+  if (stalled) CommitStalled(-1);
+  KeyWaiting(end.idempotency_key, -1);
   if (s.ok()) {
     if (journaled.ok()) {
       if (Status rs = journal_->Retire(record.seq); !rs.ok()) {

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -308,6 +310,34 @@ TEST_CASE("outcome journal: the state folder is created with mode 0700, or the e
   CHECK(s.kind() == evt::Status::Kind::kConfig);
   CHECK(s.message().find(dir.path + "/file/sub") != std::string::npos);
   CHECK(s.message().find('\n') == std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_CASE("outcome journal: threads appending at once share syncs and lose nothing") {
+  TempDir dir;
+  auto j = Create(dir.path);
+  constexpr int kThreads = 4, kEach = 100;
+  std::vector<int> failures(kThreads, 0);  // written by one thread each, read after join
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        JournalRecord r = Done(std::to_string(t) + "-" + std::to_string(i));
+        if (!j->Append(&r).ok()) ++failures[t];
+        if (i % 2 == 0 && !j->Retire(r.seq).ok()) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int f : failures) CHECK(f == 0);
+  CHECK(j->live_count() == kThreads * kEach / 2);
+  j.reset();
+  auto adopted = Adopt(dir.path);
+  REQUIRE(adopted.size() == 1);
+  CHECK(adopted[0]->live_count() == kThreads * kEach / 2);
 }
 
 }  // namespace
