@@ -23,6 +23,9 @@ namespace {
 
 std::string Errno() { return std::strerror(errno); }
 
+// A journal past this size is rewritten with only its live records (see Rewrite).
+constexpr off_t kRewriteBytes = 1 << 20;
+
 std::uint32_t Crc32(std::string_view s) {
   static const std::array<std::uint32_t, 256> kTable = [] {
     std::array<std::uint32_t, 256> t{};
@@ -406,6 +409,7 @@ Result<std::vector<std::unique_ptr<OutcomeJournal>>> OutcomeJournal::AdoptOrphan
     }
     std::unique_ptr<OutcomeJournal> j(new OutcomeJournal(fd, path, scope));
     j->next_seq_ = max_seq + 1;
+    j->size_ = static_cast<off_t>(whole);
     for (auto& [seq, r] : live) j->live_.push_back(std::move(r));
     if (j->live_.empty()) {
       j->Close();  // nothing to replay: removed
@@ -434,6 +438,36 @@ Status OutcomeJournal::WriteLine(const std::string& json) {
   if (!WriteAll(fd_, line, size_before)) {
     return Status::IOError("outcome journal " + path_ + ": cannot write: " + Errno());
   }
+  size_ = size_before + static_cast<off_t>(line.size());
+  return Status::Ok();
+}
+
+// Writes the live records to a new file that takes this one's name (and, locked before
+// the rename, its place): a journal that never empties, under steady load, stays small.
+Status OutcomeJournal::Rewrite() {
+  const std::string tmp = path_ + ".new";  // not a journal name: no adopter looks at it
+  auto fail = [&](const char* what) {
+    return Status::IOError("outcome journal " + tmp + ": cannot " + what + ": " + Errno());
+  };
+  int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return fail("create");
+  std::string text;
+  for (const JournalRecord& r : live_) {
+    const std::string json = WriteCompact(ToJson(r, scope_));
+    text += Hex32(Crc32(json)) + " " + json + "\n";
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !WriteAll(fd, text, -1) || ::fdatasync(fd) != 0 ||
+      ::rename(tmp.c_str(), path_.c_str()) != 0) {
+    Status s = fail("write");
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  ::close(fd_);
+  fd_ = fd;
+  size_ = static_cast<off_t>(text.size());
+  synced_ = written_;  // every line written so far is live, and so in the synced new file
+  sync_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -485,7 +519,12 @@ Status OutcomeJournal::Retire(std::uint64_t seq) {
   live_.erase(it);
   if (live_.empty()) {
     // Nothing left to replay: compact to nothing instead of recording the retire.
-    if (fd_ >= 0 && ::ftruncate(fd_, 0) == 0) return Status::Ok();
+    if (fd_ >= 0 && ::ftruncate(fd_, 0) == 0) {
+      size_ = 0;
+      return Status::Ok();
+    }
+  } else if (size_ > kRewriteBytes && !syncing_ && fd_ >= 0 && Rewrite().ok()) {
+    return Status::Ok();  // the new file holds only what is live
   }
   Json j = Json::object();
   j["op"] = "retire";

@@ -18,11 +18,12 @@
 // ignored. Records: {"op":"outcome","seq":N,...} and {"op":"retire","seq":N}.
 #pragma once
 
+#include <sys/types.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -97,7 +98,8 @@ class OutcomeJournal {
  private:
   OutcomeJournal(int fd, std::string path, std::string scope)
       : fd_(fd), path_(std::move(path)), scope_(std::move(scope)) {}
-  Status WriteLine(const std::string& json);
+  Status WriteLine(const std::string& json);  // REQUIRES: mu_ held
+  Status Rewrite();                           // REQUIRES: mu_ held, !syncing_
 
   mutable std::mutex mu_;
   std::condition_variable sync_cv_;
@@ -107,6 +109,7 @@ class OutcomeJournal {
   bool syncing_ = false;
   std::string sync_error_;
   int fd_ = -1;
+  off_t size_ = 0;  // bytes in the file
   const std::string path_;
   const std::string scope_;
   std::uint64_t next_seq_ = 1;

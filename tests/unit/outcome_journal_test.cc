@@ -341,3 +341,33 @@ TEST_CASE("outcome journal: threads appending at once share syncs and lose nothi
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("outcome journal: a journal that never empties is rewritten and stays small") {
+  TempDir dir;
+  auto j = Create(dir.path);
+  JournalRecord stuck = Done("0-1");
+  stuck.end.error = std::string(10000, 'e');
+  REQUIRE(j->Append(&stuck).ok());  // never committed
+  for (int i = 0; i < 300; ++i) {
+    JournalRecord r = Done(std::to_string(i + 1) + "-0");
+    r.end.error = std::string(10000, 'x');
+    REQUIRE(j->Append(&r).ok());
+    REQUIRE(j->Retire(r.seq).ok());
+  }
+  CHECK(Size(j->path()) < (1 << 20) + 40000);  // 300 such records are 3 MB
+  JournalRecord last = Done("9-9");
+  REQUIRE(j->Append(&last).ok());
+  j.reset();
+  auto adopted = Adopt(dir.path);
+  REQUIRE(adopted.size() == 1);
+  std::vector<JournalRecord> live = adopted[0]->Live();
+  REQUIRE(live.size() == 2);
+  CHECK(live[0].end.delivery_id == "0-1");
+  CHECK(live[0].end.error == stuck.end.error);
+  CHECK(live[1].end.delivery_id == "9-9");
+  CHECK(live[1].seq > live[0].seq);
+}
+
+}  // namespace
