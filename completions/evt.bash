@@ -121,6 +121,7 @@ _evt_work() {
   else
     case $prev in
       --dlq) _evt_files '' ;;
+      --state-dir) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
@@ -132,7 +133,7 @@ _evt_work() {
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat
-            --' -- "$cur"))
+            --state-dir --' -- "$cur"))
         fi ;;
     esac
   fi

@@ -74,6 +74,7 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l claim-after -x -d 'Claim en
 complete -c evt-work -n 'not __evt_work_dashdash' -l idempotency-ttl -x -d 'How long a done record keeps a key from running again'
 complete -c evt-work -n 'not __evt_work_dashdash' -l retention -x -d 'Keep stream history at least this long'
 complete -c evt-work -n 'not __evt_work_dashdash' -l heartbeat -x -d 'How often the worker reports itself alive'
+complete -c evt-work -n 'not __evt_work_dashdash' -l state-dir -x -a '(__fish_complete_directories)' -d 'Folder of the outcome journal'
 complete -c evt-work -n 'not __evt_work_dashdash' -f
 complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
 complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F

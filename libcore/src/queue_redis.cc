@@ -37,6 +37,10 @@ const RedisScript& TrimScript() {
   static const RedisScript s(redis_scripts::kTrim);
   return s;
 }
+const RedisScript& RenewLeaseScript() {
+  static const RedisScript s(redis_scripts::kRenewLease);
+  return s;
+}
 
 // A bounded error text, cut on a UTF-8 character boundary.
 std::string Bounded(const std::string& s) {
@@ -230,6 +234,54 @@ class RedisQueueSession : public QueueSession {
     return r.ok() ? Status::Ok() : r.status();
   }
 
+  Result<std::string> ReceivePending(const std::string& after_id, int max,
+                                     std::vector<Delivery>* out) override {
+    // XREADGROUP with an id reads this consumer's own pending entries (no BLOCK: they are
+    // there or not), and counts the delivery as `>` would.
+    Result<ReplyPtr> r = client_.Command({"XREADGROUP", "GROUP", options_.group, consumer_, "COUNT",
+                                          std::to_string(std::max(1, max)), "STREAMS",
+                                          keys_.stream(), after_id.empty() ? "0" : after_id});
+    if (Status s = Checked(r, "XREADGROUP"); !s.ok()) return s;
+    const redisReply* reply = r->get();
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return std::string();
+    const redisReply* stream = reply->element[0];
+    if (stream == nullptr || stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
+        stream->element[1] == nullptr || stream->element[1]->type != REDIS_REPLY_ARRAY) {
+      return std::string();
+    }
+    const redisReply* entries = stream->element[1];
+    if (entries->elements == 0) return std::string();
+    std::string last;
+    std::vector<Delivery> got;
+    for (std::size_t i = 0; i < entries->elements; ++i) {
+      const redisReply* e = entries->element[i];
+      if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+      last = ReplyString(e->element[0]);
+      // An entry deleted from the stream while pending comes back without its fields.
+      if (e->element[1] == nullptr || e->element[1]->type != REDIS_REPLY_ARRAY) continue;
+      Delivery d;
+      d.id = last;
+      const redisReply* fields = e->element[1];
+      for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+        if (ReplyString(fields->element[f]) == "event") {
+          d.raw = ReplyString(fields->element[f + 1]);
+          break;
+        }
+      }
+      got.push_back(std::move(d));
+    }
+    if (Status s = CountDeliveries(&got); !s.ok()) return s;
+    for (Delivery& d : got) out->push_back(std::move(d));
+    return last;
+  }
+
+  Result<bool> RenewLease(const std::string& key, const std::string& owner, Millis ttl) override {
+    Result<ReplyPtr> r = client_.Eval(RenewLeaseScript(), {keys_.idem(key)},
+                                      {owner, std::to_string(std::max<long long>(1, ttl.count()))});
+    if (Status s = Checked(r, "renew lease"); !s.ok()) return s;
+    return ReplyInteger(r->get()) == 1;
+  }
+
   Result<std::int64_t> Trim(Millis retention) override {
     Result<ReplyPtr> r =
         client_.Eval(TrimScript(), {keys_.stream()}, {std::to_string(retention.count())});
@@ -261,6 +313,25 @@ class RedisQueueSession : public QueueSession {
                                : LeaseState::kBusy;
     lease.remaining = Millis(std::max(0LL, ReplyInteger(reply->element[1])));
     return lease;
+  }
+
+  // Sets each delivery's count (this delivery included) from the pending entries list.
+  Status CountDeliveries(std::vector<Delivery>* ds) {
+    if (ds->empty()) return Status::Ok();
+    std::vector<std::vector<std::string>> cmds;
+    for (const Delivery& d : *ds) {
+      cmds.push_back({"XPENDING", keys_.stream(), options_.group, d.id, d.id, "1"});
+    }
+    Result<std::vector<ReplyPtr>> counts = client_.Pipeline(cmds);
+    if (!counts.ok()) return counts.status();
+    for (std::size_t i = 0; i < ds->size(); ++i) {
+      const redisReply* p = (*counts)[i].get();
+      if (p != nullptr && p->type == REDIS_REPLY_ARRAY && p->elements == 1 &&
+          p->element[0]->type == REDIS_REPLY_ARRAY && p->element[0]->elements == 4) {
+        (*ds)[i].deliveries = ReplyInteger(p->element[0]->element[3], 1);
+      }
+    }
+    return Status::Ok();
   }
 
   static RedisClientOptions ClientOptions(const RedisQueueOptions& o) {
@@ -367,6 +438,14 @@ class RedisQueue : public Queue {
   const std::string& consumer() const override { return consumer_; }
   std::string Describe() const override {
     return options_.broker.redacted + " queue " + options_.queue + " group " + options_.group;
+  }
+  std::string Scope() const override {
+    const BrokerConfig& b = options_.broker;
+    std::string where = b.kind == BrokerConfig::Kind::kRedisUnix
+                            ? "unix " + b.path
+                            : "tcp " + b.host + ":" + std::to_string(b.port);
+    return "redis " + where + " db " + std::to_string(b.db) + " ns " + options_.ns + " queue " +
+           options_.queue + " group " + options_.group;
   }
 
  private:

@@ -17,6 +17,24 @@ std::int64_t SteadyMillis() {
 
 }  // namespace
 
+void HeldLeases::Add(const std::string& key, const std::string& owner) {
+  if (key.empty() || owner.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  held_.emplace(key, owner);
+}
+
+void HeldLeases::Remove(const std::string& key, const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = held_.find({key, owner});
+  if (it != held_.end()) held_.erase(it);
+}
+
+std::vector<std::pair<std::string, std::string>> HeldLeases::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::pair<std::string, std::string>> unique(held_.begin(), held_.end());
+  return {unique.begin(), unique.end()};
+}
+
 void Housekeeper::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -32,7 +50,8 @@ void Housekeeper::Run() {
     return stop_;
   };
   const UnixMillis started_at = NowUnixMillis();
-  std::int64_t next_move = 0, next_beat = 0, next_trim = 0;
+  std::int64_t next_move = 0, next_beat = 0, next_trim = 0, next_renew = 0;
+  const std::int64_t renew_interval = std::max<std::int64_t>(100, options_.lease_ttl.count() / 3);
   while (!stop()) {
     std::int64_t now = SteadyMillis();
     Status s;
@@ -58,6 +77,10 @@ void Housekeeper::Run() {
       s = session->WithRetry([&] { return session->Heartbeat(info); }, stop);
       next_beat = now + options_.heartbeat.count();
     }
+    if (s.ok() && now >= next_renew) {
+      s = RenewLeases(*session, stop);
+      next_renew = now + renew_interval;
+    }
     if (s.ok() && now >= next_trim) {
       std::int64_t trimmed = 0;
       s = session->WithRetry(
@@ -74,12 +97,33 @@ void Housekeeper::Run() {
       // Housekeeping errors do not stop the handlers; say so and try again later.
       Log(LogLevel::kError, "housekeeping: " + s.message(), {{"consumer", queue_.consumer()}});
     }
-    std::int64_t wake = std::min({next_move, next_beat, next_trim});
+    std::int64_t wake = std::min({next_move, next_beat, next_trim, next_renew});
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, Millis(std::max<std::int64_t>(1, wake - SteadyMillis())),
                  [this] { return stop_; });
   }
   session->WithRetry([&] { return session->Leave(); }, [] { return true; });
+}
+
+Status Housekeeper::RenewLeases(QueueSession& session, const std::function<bool()>& stop) {
+  for (const auto& [key, owner] : leases_.Snapshot()) {
+    bool renewed = false;
+    Status s = session.WithRetry(
+        [&] {
+          Result<bool> r = session.RenewLease(key, owner, options_.lease_ttl);
+          if (r.ok()) renewed = *r;
+          return r.ok() ? Status::Ok() : r.status();
+        },
+        stop);
+    if (!s.ok()) return s;
+    // Not renewed: the outcome was committed meanwhile (the key is done or free), or the
+    // lease lapsed during an outage longer than it.
+    if (!renewed) {
+      Log(LogLevel::kDebug, "lease not renewed: no longer held",
+          {{"idempotency_key", key}, {"consumer", queue_.consumer()}});
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace evt

@@ -1,34 +1,58 @@
 // PRIVATE: the housekeeping of a queue worker, on its own thread and session: moves due
 // retries into the queue (every move_interval, at once again while a batch was full),
-// heartbeats (every heartbeat, record TTL three intervals) and trims history (every
-// trim_interval). When the store is down it waits with backoff (QueueSession::WithRetry);
-// other errors are logged and tried again at the next interval. Run() ends after Stop(),
-// removing the heartbeat record.
+// heartbeats (every heartbeat, record TTL three intervals), renews the leases the worker
+// holds (every lease_ttl / 3) and trims history (every trim_interval). When the store is down it
+// waits with backoff (QueueSession::WithRetry); other errors are logged and tried again at the next
+// interval. Run() ends after Stop(), removing the heartbeat record.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "evt/queue.h"
 #include "evt/worker.h"
 
 namespace evt {
 
+// The idempotency leases a worker holds: from the moment a lease is taken while the
+// handler runs and while its outcome waits to be committed. The housekeeper renews each
+// every lease_ttl / 3, so a lease does not lapse while its outcome is still on its way.
+// Thread-safe.
+class HeldLeases {
+ public:
+  void Add(const std::string& key, const std::string& owner);
+  void Remove(const std::string& key, const std::string& owner);      // undoes one Add
+  std::vector<std::pair<std::string, std::string>> Snapshot() const;  // (key, owner)
+
+ private:
+  mutable std::mutex mu_;
+  std::multiset<std::pair<std::string, std::string>> held_;
+};
+
 class Housekeeper {
  public:
-  // `in_flight` is the worker's count of running attempts, for the heartbeat. All three
-  // references must outlive Run().
-  Housekeeper(Queue& queue, const QueueWorkerOptions& options, const std::atomic<int>& in_flight)
-      : queue_(queue), options_(options), in_flight_(in_flight) {}
+  // `in_flight` is the worker's count of running attempts, for the heartbeat; `leases` the
+  // leases to renew. All four references must outlive Run().
+  Housekeeper(Queue& queue, const QueueWorkerOptions& options, const std::atomic<int>& in_flight,
+              const HeldLeases& leases)
+      : queue_(queue), options_(options), in_flight_(in_flight), leases_(leases) {}
 
   void Run();   // until Stop()
   void Stop();  // thread-safe
 
  private:
+  Status RenewLeases(QueueSession& session, const std::function<bool()>& stop);
+
   Queue& queue_;
   const QueueWorkerOptions& options_;
   const std::atomic<int>& in_flight_;
+  const HeldLeases& leases_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
                          "EVT_RETENTION");
   evt::AddDurationOption(app, "--heartbeat", &qw.heartbeat, "Interval of the liveness record",
                          "EVT_HEARTBEAT");
+  app.add_option("--state-dir", qw.state_dir,
+                 "Folder of the outcome journal (default: /var/lib/evt as root, else "
+                 "$XDG_STATE_HOME/evt or ~/.local/state/evt)")
+      ->envname("EVT_STATE_DIR");
   app.add_option("--seed", w.seed, "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
   app.add_option("command", exec.argv, "The handler command and its arguments (after --)")

@@ -94,10 +94,21 @@ class QueueSession {
   // `max`; their `deliveries` count this delivery. Appends to *out.
   virtual Status Claim(Millis min_idle, int max, std::vector<Delivery>* out) = 0;
 
+  // Entries already handed to THIS consumer name and not yet ended (left by an earlier run
+  // of a worker with the same name, or in flight in this one), oldest first, with ids
+  // after `after_id` ("0" = from the start), at most `max` looked at; their `deliveries`
+  // count this delivery. An entry whose event is gone from the store is skipped. Appends
+  // to *out and returns the id to page on after; "" when there are no more.
+  virtual Result<std::string> ReceivePending(const std::string& after_id, int max,
+                                             std::vector<Delivery>* out) = 0;
+
   // Takes the lease of `key` for `owner` for `ttl` (see LeaseState).
   virtual Result<Lease> TakeLease(const std::string& key, const std::string& owner, Millis ttl) = 0;
   // Gives the lease back if `owner` still holds it; the delivery stays pending.
   virtual Status ReleaseLease(const std::string& key, const std::string& owner) = 0;
+  // Extends the lease of `key` to `ttl` from now if `owner` still holds it. Returns
+  // whether it did (false: the lease is gone, done, or someone else's).
+  virtual Result<bool> RenewLease(const std::string& key, const std::string& owner, Millis ttl) = 0;
 
   // Records that attempt `end.attempt` of the event started (status `running`).
   virtual Status MarkRunning(const AttemptEnd& end) = 0;
@@ -151,6 +162,10 @@ class Queue {
   virtual const std::string& consumer() const = 0;
   // "redis://host:6379 queue default" for messages; never holds a password.
   virtual std::string Describe() const = 0;
+  // Where this queue's deliveries are committed, stable across restarts and without
+  // credentials, e.g. "redis tcp 127.0.0.1:6379 db 0 ns evt queue default group workers":
+  // outcome journals (--state-dir) are replayed only into the queue of the same scope.
+  virtual std::string Scope() const = 0;
 };
 
 }  // namespace evt

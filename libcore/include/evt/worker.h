@@ -71,6 +71,9 @@ struct QueueWorkerOptions {
   Millis move_interval{100};                 // how often due retries are moved into the queue
   Millis receive_block{500};                 // how long an idle thread waits for a new entry
   Millis busy_retry_max{1000};               // a busy lease is tried again after at most this
+  std::string state_dir;  // --state-dir: the outcome journal's folder (created 0700);
+                          // empty = /var/lib/evt for root, else $XDG_STATE_HOME/evt or
+                          // $HOME/.local/state/evt
 };
 
 // Fills the options that follow from the handler's limits: lease_ttl = timeout +
@@ -89,14 +92,21 @@ struct QueueWorkerStats {
   std::uint64_t deferred = 0;   // busy leases put back for later
   std::uint64_t claimed = 0;    // entries taken over from other consumers
   std::uint64_t abandoned = 0;  // left pending at shutdown, for another worker to claim
+  std::uint64_t resumed = 0;    // this consumer's own pending entries taken up again
+  std::uint64_t replayed = 0;   // outcomes from the journals of stopped workers committed
+  std::uint64_t left_in_journal = 0;  // outcomes not committed at exit, kept in the journal
 };
 
 // Runs the queue worker until a stop signal (signals.h) has been handled, or until an error
-// that retrying cannot fix (bad credentials: Config). `concurrency` threads each loop:
+// that retrying cannot fix (bad credentials: Config). At start, before it reads new work,
+// it commits the outcomes left in the journals of this host's stopped workers of the same
+// queue (Queue::Scope) and takes up this consumer's own pending entries (a restart under
+// the same consumer name resumes at once). Then `concurrency` threads each loop:
 // claim one entry pending elsewhere longer than claim_after (one free thread looks every
 // claim_after / 3) or else receive one new entry (so nothing is read that no thread is free
-// to run), take its idempotency lease, run `handler`, and end the attempt with one atomic
-// Finish* call. One more thread moves due retries, heartbeats and trims history.
+// to run), take its idempotency lease, run `handler`, append the outcome to the journal
+// (fdatasync), and end the attempt with one atomic Finish* call. One more thread moves due
+// retries, heartbeats, renews held leases and trims history.
 // Rules (DESIGN.md, "Delivery semantics"):
 //  - done key → FinishDuplicate, nothing runs; busy lease → Defer; an entry delivered more
 //    than max_retries + 1 times → dead letter `poison`; an invalid entry → dead letter
@@ -104,11 +114,16 @@ struct QueueWorkerStats {
 //  - transient failure with retries left → FinishRetry at now + BackoffDelay, with
 //    retry_count raised; else dead letter `retries_exhausted`; permanent → `permanent`.
 //  - store unreachable: every call is retried with backoff (QueueSession::WithRetry), a
-//    finished handler's outcome is kept and its commit retried, never the handler.
-//  - stop: no more reads; in-flight handlers get shutdown_grace, then are cancelled; an
-//    attempt that was cancelled, or whose commit could not be made before the grace
-//    ended, stays pending (its lease released) for another worker to claim.
-// Returns OK after a stop; Config/Internal when the store refuses the worker for good.
+//    finished handler's outcome is kept (journaled) and its commit retried, never the
+//    handler. Leases held are renewed meanwhile. When the store is back, waiting commits go
+//    first: no thread reads new work while one waits, and a key whose outcome waits is
+//    not started again.
+//  - stop: no more reads; in-flight handlers get shutdown_grace, then are cancelled (the
+//    attempt stays pending, its lease released); an outcome whose commit could not be made
+//    before the grace ended stays in the journal for the next start (one log line says
+//    how many and where).
+// Returns OK after a stop; Config/Internal when the store refuses the worker for good;
+// Config when the state folder cannot be created or written.
 // REQUIRES: InstallStopSignals() has been called; `queue` and `handler` outlive the call.
 Status RunQueueWorker(Queue& queue, Handler& handler, const QueueWorkerOptions& options,
                       QueueWorkerStats* stats);
