@@ -10,6 +10,7 @@ packages=(
   catch2
   redis-server redis-tools
   python3 python3-jsonschema jq groff-base man-db time zsh fish procps hostname
+  lintian
 )
 
 missing=()
