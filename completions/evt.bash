@@ -120,7 +120,8 @@ _evt_work() {
     _evt_files ''  # the handler's own arguments
   else
     case $prev in
-      --dlq) _evt_files '' ;;
+      --dlq | --header-file | --hmac-secret-file) _evt_files '' ;;
+      --http | --header) ;;
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
@@ -132,6 +133,7 @@ _evt_work() {
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat
+            --http --header --header-file --hmac-secret-file --pipe
             --' -- "$cur"))
         fi ;;
     esac
