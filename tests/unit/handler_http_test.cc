@@ -26,8 +26,6 @@
 #include <thread>
 #include <vector>
 
-#include "evt/handler_factory.h"
-
 namespace evt {
 namespace {
 
@@ -606,36 +604,6 @@ TEST_CASE("ReadSecretFile drops one trailing newline and refuses an empty file",
   CHECK(ReadSecretFile(empty).status().kind() == Status::Kind::kConfig);
   unlink(empty.c_str());
   CHECK(ReadSecretFile("/nonexistent/secret").status().kind() == Status::Kind::kConfig);
-}
-
-TEST_CASE("MakeHandler chooses the handler and refuses contradictions", "[handler_http]") {
-  ExecHandlerOptions exec;
-  HandlerOptions http;
-  http.http_url = "http://127.0.0.1:1/hook";
-  Result<std::unique_ptr<Handler>> h = MakeHandler(http, exec, 1);
-  CHECK(h.ok());
-  CHECK(dynamic_cast<HttpHandler*>(h->get()) != nullptr);
-
-  exec.argv = {"/bin/true"};
-  CHECK(MakeHandler(http, exec, 1).status().kind() == Status::Kind::kUsage);  // URL + command
-  HandlerOptions both = http;
-  both.pipe = true;
-  CHECK(MakeHandler(both, exec, 1).status().kind() == Status::Kind::kUsage);
-  HandlerOptions header_only;
-  header_only.http_headers = {"X-A: 1"};
-  CHECK(MakeHandler(header_only, exec, 1).status().kind() == Status::Kind::kUsage);
-
-  HandlerOptions none;
-  Result<std::unique_ptr<Handler>> plain = MakeHandler(none, exec, 1);
-  REQUIRE(plain.ok());
-  CHECK(dynamic_cast<ExecHandler*>(plain->get()) != nullptr);
-  exec.argv = {"/nonexistent/handler"};
-  CHECK(MakeHandler(none, exec, 1).status().kind() == Status::Kind::kConfig);
-
-  HandlerOptions with_file = http;
-  with_file.hmac_secret_file = "/nonexistent/secret";
-  exec.argv.clear();
-  CHECK(MakeHandler(with_file, exec, 1).status().kind() == Status::Kind::kConfig);
 }
 
 }  // namespace
