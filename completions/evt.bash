@@ -120,8 +120,9 @@ _evt_work() {
     _evt_files ''  # the handler's own arguments
   else
     case $prev in
-      --dlq) _evt_files '' ;;
+      --dlq | --header-file | --hmac-secret-file) _evt_files '' ;;
       --state-dir) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
+      --http | --header) ;;
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
@@ -133,7 +134,8 @@ _evt_work() {
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat
-            --state-dir --' -- "$cur"))
+            --state-dir --http --header --header-file --hmac-secret-file --pipe
+            --' -- "$cur"))
         fi ;;
     esac
   fi

@@ -75,6 +75,11 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l idempotency-ttl -x -d 'How 
 complete -c evt-work -n 'not __evt_work_dashdash' -l retention -x -d 'Keep stream history at least this long'
 complete -c evt-work -n 'not __evt_work_dashdash' -l heartbeat -x -d 'How often the worker reports itself alive'
 complete -c evt-work -n 'not __evt_work_dashdash' -l state-dir -x -a '(__fish_complete_directories)' -d 'Folder of the outcome journal'
+complete -c evt-work -n 'not __evt_work_dashdash' -l http -x -d 'POST each event to URL instead of running a command'
+complete -c evt-work -n 'not __evt_work_dashdash' -l header -x -d 'Extra HTTP header \'Name: value\' (repeatable)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l header-file -r -F -d 'Extra HTTP headers from FILE, one per line'
+complete -c evt-work -n 'not __evt_work_dashdash' -l hmac-secret-file -r -F -d 'Sign each body with the HMAC-SHA256 key in FILE'
+complete -c evt-work -n 'not __evt_work_dashdash' -l pipe -d 'Run the command as long-lived co-processes, one event per line'
 complete -c evt-work -n 'not __evt_work_dashdash' -f
 complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
 complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F

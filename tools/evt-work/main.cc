@@ -5,6 +5,7 @@
 #include "evt/dead_letter.h"
 #include "evt/exit_code.h"
 #include "evt/handler_exec.h"
+#include "evt/handler_factory.h"
 #include "evt/worker.h"
 
 int main(int argc, char** argv) {
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
   evt::RedisQueueOptions rq;
   evt::QueueWorkerOptions qw;
   evt::ExecHandlerOptions exec;
+  evt::HandlerOptions kind;
   std::string dlq_path, permanent_exit, transient_exit;
 
   CLI::App app("Consume events and run a handler for each: evt-work [OPTIONS] -- COMMAND [ARGS...]",
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
       ->envname("EVT_STATE_DIR");
   app.add_option("--seed", w.seed, "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
+  evt::AddHandlerOptions(app, &kind);
   app.add_option("command", exec.argv, "The handler command and its arguments (after --)")
       ->take_all();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
@@ -87,8 +90,9 @@ int main(int argc, char** argv) {
   w.max_event_bytes = common.max_event_bytes;
   evt::Status s = exec.classifier.OverrideFromLists(permanent_exit, transient_exit);
   if (s.ok()) s = evt::ValidateRetryPolicy(w.retry);
-  if (s.ok()) s = evt::ExecHandler::CheckCommand(exec.argv);
   if (!s.ok()) return evt::ReportFatal(tool, s);
+  auto handler = evt::MakeHandler(kind, exec, w.concurrency);
+  if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
 
   if (broker->is_redis()) {
     if (!dlq_path.empty()) {
@@ -108,15 +112,13 @@ int main(int argc, char** argv) {
     if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &qw); !s.ok()) {
       return evt::ReportFatal(tool, s);
     }
-    evt::ExecHandler handler(std::move(exec));
     evt::QueueWorkerStats stats;
-    s = evt::RunRedisWorker(rq, handler, qw, &stats);
+    s = evt::RunRedisWorker(rq, **handler, qw, &stats);
     return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
   }
   evt::DeadLetterSink dlq;
   if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
-  evt::ExecHandler handler(std::move(exec));
   evt::WorkerStats stats;
-  s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, handler, dlq, w, &stats);
+  s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, **handler, dlq, w, &stats);
   return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
 }

@@ -1,5 +1,5 @@
 // Handler: what evt-work runs for each event. One implementation per kind
-// (handler_exec.h today; HTTP and pipe handlers later), the same outcomes for all.
+// (handler_exec.h, handler_http.h, handler_pipe.h), the same outcomes for all.
 #pragma once
 
 #include <atomic>
@@ -50,6 +50,11 @@ struct HandlerResult {
   Millis duration{0};        // wall time of the attempt
   bool interrupted = false;  // stopped through AttemptContext::cancel
   std::string output;        // the handler's stdout, up to the capture bound
+  Millis retry_after{0};     // transient only: wait at least this long before the retry
+                             // (an HTTP Retry-After, a pipe reply's retry_after_ms)
+  bool fatal = false;        // the handler cannot run any event (a co-process that dies at
+                             // start-up again and again): stop the worker with `error`;
+                             // this event was not really attempted (also `interrupted`)
 };
 
 class Handler {

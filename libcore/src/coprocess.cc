@@ -1,0 +1,279 @@
+#include "coprocess.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <system_error>
+#include <thread>
+
+#include "subprocess.h"  // ExecCandidates
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+extern char** environ;
+
+namespace evt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Without a pidfd (old kernel) waits check for the leader's exit this often.
+constexpr Millis kExitPollInterval{10};
+
+void CloseFd(int* fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+// A pipe whose ends close themselves unless released.
+struct Pipe {
+  int read = -1;
+  int write = -1;
+  ~Pipe() {
+    CloseFd(&read);
+    CloseFd(&write);
+  }
+  bool Open() {
+    int p[2];
+    // O_CLOEXEC from birth: another thread may fork at any moment.
+    if (pipe2(p, O_CLOEXEC) != 0) return false;
+    read = p[0];
+    write = p[1];
+    return true;
+  }
+};
+
+bool SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+// Computed before vfork, so that the child only makes async-signal-safe calls.
+struct ChildPlan {
+  pid_t parent_pid;
+  char* const* candidates;  // null-terminated
+  char* const* argv;
+  char* const* envp;
+  int fds[3];  // become 0, 1, 2
+  int exec_error_fd;
+};
+
+[[noreturn]] void ReportAndExit(int fd, int err) {
+  ssize_t n = write(fd, &err, sizeof err);
+  (void)n;
+  _exit(127);
+}
+
+[[noreturn]] void RunChild(const ChildPlan& plan) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != plan.parent_pid) _exit(127);  // the parent died before prctl
+
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigprocmask(SIG_SETMASK, &empty, nullptr);
+
+  // Lift every fd above 2 first, so that a pipe end that landed on 0..2 (a worker run with
+  // a closed stdin) is not clobbered by the dup2 of another.
+  const int err_fd = fcntl(plan.exec_error_fd, F_DUPFD_CLOEXEC, 3);
+  if (err_fd < 0) _exit(127);
+  int high[3];
+  for (int i = 0; i < 3; ++i) {
+    high[i] = fcntl(plan.fds[i], F_DUPFD_CLOEXEC, 3);
+    if (high[i] < 0) ReportAndExit(err_fd, errno);
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (dup2(high[i], i) < 0) ReportAndExit(err_fd, errno);
+  }
+  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  int err = ENOENT;
+  bool saw_eacces = false;
+  for (char* const* c = plan.candidates; *c != nullptr; ++c) {
+    execve(*c, plan.argv, plan.envp);
+    err = errno;
+    if (err == EACCES) {
+      saw_eacces = true;
+    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
+               err != ETIMEDOUT) {
+      break;
+    }
+  }
+  ReportAndExit(err_fd, saw_eacces && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
+}
+
+// The worker's environment without evt's credentials: a co-process, like a command
+// handler, never inherits the Redis password (EVT_BROKER is dropped when it holds one).
+// TODO(lead): use kCredentialEnvNames and StripUrlPassword once they are on main.
+std::vector<std::string> ChildEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    const std::string_view name = kv.substr(0, kv.find('='));
+    if (name == "EVT_REDIS_PASSWORD" || name == "EVT_REDIS_PASSWORD_FILE") continue;
+    if (name == "EVT_BROKER" && kv.find('@') != std::string_view::npos) continue;
+    env.emplace_back(kv);
+  }
+  return env;
+}
+
+std::vector<char*> Pointers(const std::vector<std::string>& strings) {
+  std::vector<char*> ptrs;
+  ptrs.reserve(strings.size() + 1);
+  for (const std::string& s : strings) ptrs.push_back(const_cast<char*>(s.c_str()));
+  ptrs.push_back(nullptr);
+  return ptrs;
+}
+
+// vfork, with every signal blocked so that no handler of ours runs in the child before it
+// has reset them (see subprocess.cc for why vfork).
+pid_t SpawnChild(const ChildPlan& plan) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid = vfork();
+  if (pid == 0) RunChild(plan);
+  const int saved = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return pid;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Coprocess>> Coprocess::Start(const std::vector<std::string>& argv) {
+  const std::string cmd = argv.empty() ? "" : argv[0];
+  auto failed = [&](int err) {
+    return Status::Unavailable("cannot run " + cmd + ": " + std::generic_category().message(err));
+  };
+  if (argv.empty()) return failed(EINVAL);
+  const std::vector<std::string> candidates = ExecCandidates(argv[0]);
+  std::vector<char*> candidate_ptrs = Pointers(candidates);
+  std::vector<char*> argv_ptrs = Pointers(argv);
+  const std::vector<std::string> env = ChildEnvironment();
+  std::vector<char*> env_ptrs = Pointers(env);
+
+  Pipe in, out, err, exec_error;
+  if (!in.Open() || !out.Open() || !err.Open() || !exec_error.Open() || !SetNonBlocking(in.write) ||
+      !SetNonBlocking(out.read) || !SetNonBlocking(err.read)) {
+    return failed(errno);
+  }
+  const ChildPlan plan{getpid(),        candidate_ptrs.data(),           argv_ptrs.data(),
+                       env_ptrs.data(), {in.read, out.write, err.write}, exec_error.write};
+  const pid_t pid = SpawnChild(plan);
+  if (pid < 0) return failed(errno);
+  // Both sides call setpgid so the group exists before either relies on it.
+  setpgid(pid, pid);
+  std::unique_ptr<Coprocess> child(new Coprocess(pid, in.write, out.read, err.read));
+  in.write = out.read = err.read = -1;  // owned by `child` now
+  CloseFd(&in.read);
+  CloseFd(&out.write);
+  CloseFd(&err.write);
+  CloseFd(&exec_error.write);
+
+  // The error pipe closes on a successful exec (O_CLOEXEC) or carries the errno.
+  int exec_errno = 0;
+  ssize_t got;
+  do {
+    got = read(exec_error.read, &exec_errno, sizeof exec_errno);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    child->Stop(Millis(0));
+    return failed(exec_errno != 0 ? exec_errno : ENOEXEC);
+  }
+  child->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (child->pidfd_ >= 0) fcntl(child->pidfd_, F_SETFD, FD_CLOEXEC);
+  return child;
+}
+
+Coprocess::Coprocess(pid_t pid, int in, int out, int err)
+    : pid_(pid), in_(in), out_(out), err_(err) {}
+
+Coprocess::~Coprocess() {
+  if (!reaped_) {
+    killpg(pid_, SIGKILL);
+    Stop(Millis(0));
+  }
+  CloseFd(&in_);
+  CloseFd(&out_);
+  CloseFd(&err_);
+  CloseFd(&pidfd_);
+}
+
+void Coprocess::CloseStdin() { CloseFd(&in_); }
+void Coprocess::CloseStdout() { CloseFd(&out_); }
+void Coprocess::CloseStderr() { CloseFd(&err_); }
+
+bool Coprocess::LeaderExited() const {
+  if (reaped_) return true;
+  siginfo_t info;
+  info.si_pid = 0;
+  return waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == pid_;
+}
+
+bool Coprocess::WaitForExit(Millis wait) const {
+  const Clock::time_point until = Clock::now() + wait;
+  while (!LeaderExited()) {
+    const Clock::time_point now = Clock::now();
+    if (now >= until) return false;
+    const auto left = std::chrono::ceil<Millis>(until - now);
+    if (pidfd_ >= 0) {
+      pollfd p{pidfd_, POLLIN, 0};
+      poll(&p, 1, static_cast<int>(std::min<Millis::rep>(left.count(), 1 << 30)));
+    } else {
+      std::this_thread::sleep_for(std::min(left, kExitPollInterval));
+    }
+  }
+  return true;
+}
+
+int Coprocess::Stop(Millis kill_after) {
+  if (reaped_) return status_;
+  if (!LeaderExited()) {
+    killpg(pid_, SIGTERM);
+    if (!WaitForExit(kill_after)) killpg(pid_, SIGKILL);
+  }
+  // The leader is (or is about to be) a zombie, so its pgid cannot have been reused: kill
+  // what it left behind, then reap it.
+  killpg(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  status_ = status;
+  return status_;
+}
+
+std::string DescribeWaitStatus(int status) {
+  if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    std::string text = "killed by signal " + std::to_string(sig);
+    if (const char* abbrev = sigabbrev_np(sig)) text += " (SIG" + std::string(abbrev) + ")";
+    return text;
+  }
+  return "ended";
+}
+
+}  // namespace evt
