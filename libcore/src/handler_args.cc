@@ -15,45 +15,53 @@ struct Piece {
 
 std::string Where(std::size_t index) { return "argument " + std::to_string(index); }
 
-// Splits `arg` into pieces, turning "{{" and "}}" into literal braces. The message of an
-// error names the rule; the caller adds which argument it is.
+bool IsPathChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+// A field path: parts of [A-Za-z0-9_-], joined by single dots ("payload.server").
+bool IsFieldPath(std::string_view path) {
+  if (path.empty() || path.front() == '.' || path.back() == '.') return false;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i] == '.') {
+      if (path[i + 1] == '.') return false;
+    } else if (!IsPathChar(path[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Splits `arg` into pieces. `{path}` is a placeholder only when `path` is a field path
+// and the brace does not follow a `$`: so `sh -c 'echo ${HOME}'`, `awk '{print $1}'`,
+// `jq '{a: .b}'` and `find -exec {} +` keep their braces as they are. "{{" and "}}" are
+// always a literal brace, for the rare text that looks like a placeholder.
 Status ParseTemplate(std::string_view arg, std::vector<Piece>* pieces) {
   std::string literal;
   std::size_t i = 0;
   while (i < arg.size()) {
     const char c = arg[i];
-    if (c == '}') {
-      if (i + 1 < arg.size() && arg[i + 1] == '}') {
-        literal.push_back('}');
-        i += 2;
-        continue;
-      }
-      return Status::InvalidArgument("a lone '}' (write '}}' for a literal brace)");
-    }
-    if (c != '{') {
+    if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {
       literal.push_back(c);
-      ++i;
-      continue;
-    }
-    if (i + 1 < arg.size() && arg[i + 1] == '{') {
-      literal.push_back('{');
       i += 2;
       continue;
     }
-    const std::size_t close = arg.find_first_of("{}", i + 1);
-    if (close == std::string_view::npos || arg[close] != '}') {
-      return Status::InvalidArgument("an unclosed '{' (write '{{' for a literal brace)");
+    if (c == '{' && (i == 0 || arg[i - 1] != '$')) {
+      const std::size_t close = arg.find('}', i + 1);
+      if (close != std::string_view::npos) {
+        std::string_view path = arg.substr(i + 1, close - i - 1);
+        if (IsFieldPath(path)) {
+          if (!literal.empty()) pieces->push_back({false, std::move(literal)});
+          literal.clear();
+          pieces->push_back({true, std::string(path)});
+          i = close + 1;
+          continue;
+        }
+      }
     }
-    std::string_view path = arg.substr(i + 1, close - i - 1);
-    if (path.empty()) return Status::InvalidArgument("an empty placeholder '{}'");
-    if (path.front() == '.' || path.back() == '.' || path.find("..") != std::string_view::npos) {
-      return Status::InvalidArgument("{" + std::string(path) +
-                                     "}: an empty part in the field name");
-    }
-    if (!literal.empty()) pieces->push_back({false, std::move(literal)});
-    literal.clear();
-    pieces->push_back({true, std::string(path)});
-    i = close + 1;
+    literal.push_back(c);
+    ++i;
   }
   if (!literal.empty()) pieces->push_back({false, std::move(literal)});
   return Status::Ok();

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "evt/broker.h"
+#include "evt/handler_args.h"
 #include "reaper.h"
 #include "subprocess.h"
 
@@ -136,6 +137,17 @@ HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
 
   ProcessSpec spec;
   spec.argv = options_.argv;
+  if (ctx.event != nullptr && HasArgumentTemplates(options_.argv)) {
+    // `{payload.server}` and the like: each becomes one argv element, never a shell word.
+    Result<std::vector<std::string>> argv = ExpandArguments(options_.argv, *ctx.event);
+    if (!argv.ok()) {
+      result.outcome = Outcome::kPermanent;
+      result.category = Category::kData;
+      result.error = argv.status().message();
+      return result;
+    }
+    spec.argv = std::move(*argv);
+  }
   spec.timeout = options_.timeout;
   spec.kill_after = options_.kill_after;
   spec.max_capture = options_.max_output_bytes;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "evt/handler_args.h"
 #include "evt/handler_http.h"
 #include "evt/handler_pipe.h"
 
@@ -76,6 +77,7 @@ Result<std::unique_ptr<Handler>> MakeHandler(const HandlerOptions& options,
   }
 
   if (Status s = ExecHandler::CheckCommand(exec.argv); !s.ok()) return s;
+  if (Status s = CheckArgumentTemplates(exec.argv); !s.ok()) return s;
   return std::unique_ptr<Handler>(std::make_unique<ExecHandler>(exec));
 }
 

@@ -18,19 +18,21 @@ namespace evt {
 //    Text around it stays: `--host={payload.server}` gives `--host=srv-a`.
 //  - Strings are inserted as they are; numbers, booleans, null, objects and arrays as
 //    compact JSON (`{payload}` gives `{"server":"srv-a"}`).
-//  - `{{` and `}}` are a literal `{` and `}`.
+//  - Only `{path}` with a field path (parts of [A-Za-z0-9_-] joined by dots) and no `$`
+//    before the brace is a placeholder; any other brace is text, so `${HOME}`,
+//    `awk '{print $1}'` and `find -exec {} +` pass unchanged. `{{` and `}}` are a literal
+//    `{` and `}`, for text that looks like a placeholder.
 //
 // Errors (InvalidArgument, naming the argument's position and the field):
 //  - a field that is missing: "argument 2: {payload.server}: no field payload.server in
 //    the event" (a permanent `data` failure of that event);
-//  - a string value with a NUL byte, which no argv element can hold;
-//  - a template that is malformed (see CheckArgumentTemplates).
+//  - a string value with a NUL byte, which no argv element can hold.
 Result<std::vector<std::string>> ExpandArguments(const std::vector<std::string>& argv,
                                                  const Event& event);
 
-// Checks the placeholder syntax of argv[1..] without an event, so that a typo is a usage
-// error at start-up rather than a failure of every event: an unclosed `{`, a lone `}`, an
-// empty `{}` or an empty part (`{payload..x}`). Usage error naming the argument.
+// Checks argv[1..] without an event, at start-up. Every brace that is not a placeholder is
+// text, so today every list passes; kept so that a future rule fails at start-up, not per
+// event. Usage error naming the argument.
 Status CheckArgumentTemplates(const std::vector<std::string>& argv);
 
 // True when some argv[1..] holds a `{` or `}` (a placeholder or an escaped brace): when
