@@ -66,7 +66,10 @@ _evt_common() {
   case $1 in
     --log-format) COMPREPLY=($(compgen -W 'text json' -- "$cur")) ;;
     --log-level) COMPREPLY=($(compgen -W 'debug info warn error off' -- "$cur")) ;;
-    --broker) COMPREPLY=($(compgen -W '- redis://127.0.0.1:6379 unix:///run/redis/redis.sock' -- "$cur")) ;;
+    --broker)
+      # A whole URL, or the start of one: no space after a bare scheme.
+      COMPREPLY=($(compgen -W '- redis:// unix:// redis://127.0.0.1:6379' -- "$cur"))
+      [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *// ]] && compopt -o nospace 2>/dev/null ;;
     --redis-password-file) _evt_files '' ;;
     --max-event-bytes | -q | --queue | --namespace) ;;
     *) return 1 ;;

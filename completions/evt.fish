@@ -1,11 +1,20 @@
 # fish completion for evt-emit and evt-work.
-# Install as evt-emit.fish and evt-work.fish (or source this file from either).
+# Installed as evt-emit.fish and evt-work.fish (fish loads <command>.fish): each copy
+# defines both commands; fish merges what a second copy repeats.
+
+# --broker: - (NDJSON on stdin/stdout), a Redis URL, or the start of one.
+function __evt_broker
+    printf '%s\t%s\n' - 'NDJSON on standard input and output' \
+        redis:// 'Redis over TCP: redis://[user[:pass]@]host[:port][/db]' \
+        unix:// 'Redis over a Unix socket: unix:///path?db=N' \
+        redis://127.0.0.1:6379 'Redis on this host'
+end
 
 # Options every evt command has.
 for cmd in evt-emit evt-work
     complete -c $cmd -s h -l help -d 'Print the options and exit'
     complete -c $cmd -l version -d 'Print the version and exit'
-    complete -c $cmd -l broker -x -a '-' -d 'Where events go and come from (- = NDJSON on stdout/stdin)'
+    complete -c $cmd -l broker -x -a '(__evt_broker)' -d 'Where events go and come from'
     complete -c $cmd -s q -l queue -x -d 'Queue name'
     complete -c $cmd -l namespace -x -d 'Prefix of every Redis key'
     complete -c $cmd -l redis-password-file -r -F -d 'Read the Redis password from FILE'

@@ -6,10 +6,10 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcurl4-openssl-dev libhiredis-dev libssl-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libhiredis-dev libssl-dev libcpp-httplib-dev libsqlite3-dev
   catch2
   redis-server redis-tools
-  python3 python3-jsonschema jq groff-base man-db time zsh fish procps hostname
+  python3 python3-jsonschema jq groff-base mandoc man-db time zsh fish procps hostname
   lintian
 )
 

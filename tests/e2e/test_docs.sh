@@ -1,6 +1,6 @@
 # The man pages and the bash, zsh and fish completions cover every option that --help
-# shows; the man pages format without a groff warning; the bash completion registers
-# both commands under either installed name.
+# shows; every man page is clean under groff -ww and mandoc -T lint; the bash completion
+# registers both commands under either installed name.
 source "$(dirname "$0")/lib.sh"
 
 MAN="$SOURCE_DIR/man"
@@ -154,14 +154,26 @@ for page in evt-emit.1 evt-work.1; do
   done
 done
 
-# The man pages format without a single groff warning.
-for page in evt-emit.1 evt-work.1 evt.7; do
+# Every page in man/ formats without a single warning from groff or mandoc. mandoc's
+# STYLE notes (input lines longer than 80 bytes) are below its warning level and not
+# counted.
+pages=("$MAN"/*.[1-9])
+((${#pages[@]} >= 3)) && pass "man/ holds ${#pages[@]} pages" || fail "man/ holds ${#pages[@]} pages"
+command -v mandoc >/dev/null || fail "mandoc is not installed (packaging/install-deps.sh)"
+for path in "${pages[@]}"; do
+  page=${path##*/}
   set +e
-  out=$(groff -man -ww -z "$MAN/$page" 2>&1)
+  out=$(groff -man -ww -z "$path" 2>&1)
   rc=$?
   set -e
-  expect_eq "groff -man -ww -z $page: exit status" 0 "$rc"
-  expect_eq "groff -man -ww -z $page: no warnings" "" "$out"
+  expect_eq "groff -man -ww -z $page" "0 " "$rc $out"
+  if command -v mandoc >/dev/null; then
+    set +e
+    out=$(mandoc -T lint -W warning "$path" 2>&1)
+    rc=$?
+    set -e
+    expect_eq "mandoc -T lint -W warning $page" "0 " "$rc $out"
+  fi
 done
 
 # bash: valid syntax, both commands registered, whichever name the file is installed as.
@@ -196,6 +208,9 @@ expect_eq "bash: --dlq FILE" "dead.ndjson" "$(bash_values 'evt-work --dlq dea' _
 expect_eq "bash: the command after --" "bash" "$(bash_values 'evt-work -c 2 -- bas' _evt_work |
   tr ' ' '\n' | grep -x bash)"
 expect_eq "bash: no options after --" "" "$(bash_values 'evt-work -- ./h --ti' _evt_work)"
+expect_eq "bash: --broker values" "- redis:// redis://127.0.0.1:6379 unix://" \
+  "$(bash_values 'evt-work --broker ' _evt_work)"
+expect_eq "bash: --broker=u" "unix://" "$(bash_values 'evt-emit --broker=u' _evt_emit)"
 
 # zsh and fish, where installed: the files parse, and fish offers what it declares.
 if command -v zsh >/dev/null; then
@@ -221,6 +236,61 @@ if command -v fish >/dev/null; then
   done
 else
   echo "skip: fish not installed"
+fi
+
+# cmake --install puts every completion where its shell looks: bash-completion and fish
+# load a file named after the command, zsh reads _evt from its fpath.
+if [[ -n ${EVT_BUILD_DIR-} ]]; then
+  inst=$TMP/inst
+  set +e
+  out=$(cmake --install "$EVT_BUILD_DIR" --prefix "$inst" 2>&1)
+  rc=$?
+  set -e
+  expect_eq "cmake --install --prefix exits 0" 0 "$rc"
+  ((rc == 0)) || echo "$out" >&2
+  for f in bash-completion/completions/evt-emit bash-completion/completions/evt-work \
+    fish/vendor_completions.d/evt-emit.fish fish/vendor_completions.d/evt-work.fish; do
+    [[ -s $inst/share/$f ]] && pass "installed: share/$f" || fail "not installed: share/$f"
+  done
+  mapfile -t zsh_files < <(ls "$inst"/share/zsh/{vendor-completions,site-functions}/_evt 2>/dev/null)
+  expect_eq "installed: one _evt in share/zsh/vendor-completions or site-functions" 1 \
+    "${#zsh_files[@]}"
+  if ((${#zsh_files[@]} == 1)) && command -v zsh >/dev/null; then
+    set +e
+    out=$(zsh -n "${zsh_files[0]}" 2>&1)
+    rc=$?
+    set -e
+    expect_eq "zsh -n on the installed _evt" "0 " "$rc $out"
+  fi
+  if command -v fish >/dev/null; then
+    fishdir=$inst/share/fish/vendor_completions.d
+    for tool in "${TOOLS[@]}"; do
+      set +e
+      out=$(fish --no-execute "$fishdir/$tool.fish" 2>&1)
+      rc=$?
+      set -e
+      expect_eq "fish --no-execute on the installed $tool.fish" "0 " "$rc $out"
+      # Sourced by hand.
+      offered=$(fish -c 'source $argv[1]; complete -C "$argv[2] --broker "' "$fishdir/$tool.fish" \
+        "$tool" | cut -f1 | sort | xargs)
+      expect_eq "fish offers the brokers for $tool --broker" \
+        "- redis:// redis://127.0.0.1:6379 unix://" "$offered"
+    done
+    # Loaded by fish itself from the installed folder, by command name (fish loads a
+    # command's completions only when the command is on PATH): both commands, either one
+    # first, with nothing offered twice.
+    offered=$(PATH="$inst/bin:$PATH" fish -c 'set -p fish_complete_path $argv[1]
+      complete -C "evt-emit --st" >/dev/null
+      complete -C "evt-work --broker "' "$fishdir" | cut -f1 | sort | xargs)
+    expect_eq "fish autoloads evt-work.fish after evt-emit.fish" \
+      "- redis:// redis://127.0.0.1:6379 unix://" "$offered"
+    offered=$(PATH="$inst/bin:$PATH" fish -c 'set -p fish_complete_path $argv[1]
+      complete -C "evt-work --bro" >/dev/null
+      complete -C "evt-emit --st"' "$fishdir" | cut -f1 | xargs)
+    expect_eq "fish autoloads evt-emit.fish after evt-work.fish" "--stdin" "$offered"
+  fi
+else
+  fail "EVT_BUILD_DIR is not set: cannot check cmake --install"
 fi
 
 finish

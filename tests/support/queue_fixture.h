@@ -1,9 +1,15 @@
 // Helpers for tests of the Redis queue: a real redis-server plus sessions on it.
+//
+// Call everything here from the test's own thread: Catch2 v2 assertions (REQUIRE, CHECK)
+// are not thread-safe. Session() alone locks, so it is safe from any thread, but a test
+// should still open its sessions first and hand them to its threads.
 #pragma once
 
 #include <catch2/catch.hpp>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,7 +28,7 @@ struct QueueFixture {
   RedisQueueOptions Options(const std::string& consumer) const {
     RedisQueueOptions o;
     Result<BrokerConfig> b = ParseBrokerUrl(server.url());
-    REQUIRE(b.ok());
+    if (!b.ok()) throw std::runtime_error("bad test broker url: " + b.status().message());
     o.broker = *b;
     o.queue = "q1";
     o.consumer = consumer;
@@ -31,8 +37,11 @@ struct QueueFixture {
   }
   // A queue (and so a consumer) named `consumer`; kept alive by the fixture.
   std::unique_ptr<QueueSession> Session(const std::string& consumer) {
-    queues.push_back(MakeRedisQueue(Options(consumer)));
-    return queues.back()->OpenSession();
+    std::unique_ptr<Queue> queue = MakeRedisQueue(Options(consumer));
+    std::unique_ptr<QueueSession> session = queue->OpenSession();
+    std::lock_guard<std::mutex> lock(queues_mu);
+    queues.push_back(std::move(queue));
+    return session;
   }
   // A raw client for checking keys.
   RedisClient& Client() {
@@ -69,6 +78,7 @@ struct QueueFixture {
   }
 
   RedisServer server;
+  std::mutex queues_mu;  // guards queues
   std::vector<std::unique_ptr<Queue>> queues;
   std::unique_ptr<RedisClient> client;
 };
