@@ -11,6 +11,7 @@
 
 #include "evt/log.h"
 #include "evt/ndjson.h"
+#include "private_dir.h"
 
 namespace evt {
 namespace {
@@ -37,39 +38,6 @@ class Fd {
  private:
   int fd_;
 };
-
-Status SyncDir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Errno("cannot open folder", dir);
-  if (::fsync(fd.get()) != 0) return Errno("cannot fsync folder", dir);
-  return Status::Ok();
-}
-
-std::string Parent(const std::string& path) {
-  std::size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// mkdir -p with mode 0700 for every folder it creates; each creation is made durable.
-Status MakeDirs(const std::string& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Status::IOError("--spool " + dir + ": not a folder");
-    return Status::Ok();
-  }
-  if (errno != ENOENT) return Errno("cannot use spool folder", dir);
-  std::string parent = Parent(dir);
-  if (parent != dir) {
-    if (Status s = MakeDirs(parent); !s.ok()) return s;
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Errno("cannot create spool folder", dir);
-  }
-  if (::chmod(dir.c_str(), 0700) != 0) return Errno("cannot chmod spool folder", dir);
-  return SyncDir(parent);
-}
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -192,12 +160,12 @@ Result<Spool> Spool::Open(const std::string& dir) {
   if (dir.empty()) return Status::Usage("--spool: empty folder name");
   std::string clean = dir;
   while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
-  if (Status s = MakeDirs(clean); !s.ok()) return s;
+  if (Status s = MakePrivateDirs(clean, "--spool " + dir); !s.ok()) return s;
   // A folder this process cannot write to is found now, while a run can still do without it
   // (publish straight to a reachable broker), not when an outage needs it.
   const std::string lock = clean + "/lock";
   Fd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return Errno("cannot use spool folder: cannot create", lock);
+  if (fd.get() < 0) return Errno("--spool " + dir + ": cannot create", lock);
   return Spool(clean);
 }
 

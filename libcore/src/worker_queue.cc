@@ -310,6 +310,14 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
 }
 
 Status QueueWorker::Run(QueueWorkerStats* stats) {
+  {
+    // A refusal that waiting cannot fix (a wrong password) ends the run before any thread
+    // starts, so that it is said once, by the caller, not once per thread.
+    std::unique_ptr<QueueSession> first = queue_.OpenSession();
+    Status s =
+        first->WithRetry([&] { return first->EnsureGroup(); }, [] { return StopRequested(); });
+    if (!s.ok() && s.kind() != Status::Kind::kUnavailable) return s;
+  }
   Log(LogLevel::kInfo, "worker started",
       {{"queue", queue_.Describe()},
        {"consumer", consumer_},

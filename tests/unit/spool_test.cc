@@ -133,6 +133,9 @@ TEST_CASE("spool: the folder is created 0700 and its files 0600", "[spool]") {
 
   std::ofstream(tmp.path + "/file") << "x";
   CHECK(Spool::Open(tmp.path + "/file").status().kind() == evt::Status::Kind::kIOError);
+  // The same words as --dlq's (dead_letter_test.cc).
+  CHECK(Spool::Open(tmp.path + "/file/sub").status().message() ==
+        "--spool " + tmp.path + "/file/sub: " + tmp.path + "/file is not a folder");
 }
 
 TEST_CASE("spool: a flush sends every spooled event in order, then empties the spool", "[spool]") {

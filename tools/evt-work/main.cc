@@ -114,5 +114,6 @@ int main(int argc, char** argv) {
   evt::ExecHandler handler(std::move(exec));
   evt::WorkerStats stats;
   s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, handler, dlq, w, &stats);
-  return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
+  if (!s.ok()) evt::ReportFatal(tool, s);
+  return evt::ExitCodeForStdioRun(s, stats);
 }
