@@ -98,7 +98,7 @@ _evt_emit() {
     *)
       if ! _evt_common "$prev" && [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
-          --redis-password-file --max-event-bytes --log-format --log-level -t --type -s --source -k --key --id --correlation-id
+          --redis-password-file --max-event-bytes --log-format --log-level -v --verbose -t --type -s --source -k --key --id --correlation-id
           -p --payload -f --field --stdin --format --delay --at --max-depth --on-full
           --wait-timeout --spool --group' -- "$cur"))
       fi ;;
@@ -133,7 +133,7 @@ _evt_work() {
       *)
         if ! _evt_common "$prev" && [[ $cur == -* ]]; then
           COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
-            --redis-password-file --max-event-bytes --log-format --log-level -c --concurrency --timeout --kill-after
+            --redis-password-file --max-event-bytes --log-format --log-level -v --verbose -c --concurrency --timeout --kill-after
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat

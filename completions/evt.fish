@@ -21,6 +21,7 @@ for cmd in evt-emit evt-work
     complete -c $cmd -l max-event-bytes -x -d 'Largest serialized event and input line accepted'
     complete -c $cmd -l log-format -x -a 'text json' -d 'Log lines on stderr as text or json'
     complete -c $cmd -l log-level -x -a 'debug info warn error off' -d 'Log level'
+    complete -c $cmd -s v -l verbose -d 'Log every attempt (at least --log-level info)'
 end
 
 # evt-emit

@@ -14,10 +14,15 @@ for s in srv-a srv-b srv-c srv-d srv-e; do
 done | tee "$work/events.ndjson" | jq -c '{event_id, event_type, idempotency_key, payload}'
 
 echo
-echo "== evt-work --concurrency 2 --backoff-base 500ms --dlq dlq.ndjson -- backup.sh"
-evt-work --concurrency 2 --backoff-base 500ms --max-retries 3 --dlq "$work/dlq.ndjson" \
-  -- "$here/handlers/backup.sh" < "$work/events.ndjson" > "$work/results.ndjson" 2> "$work/worker.log"
-echo "(its log, on stderr, is in $work/worker.log; the lines about the retry and the dead letter:)"
+echo "== evt-work -v --concurrency 2 --backoff-base 500ms --dlq dlq.ndjson -- backup.sh"
+# -v: a log line for every attempt (by default a run that goes well prints nothing on stderr).
+rc=0
+evt-work -v --concurrency 2 --backoff-base 500ms --max-retries 3 --dlq "$work/dlq.ndjson" \
+  -- "$here/handlers/backup.sh" < "$work/events.ndjson" > "$work/results.ndjson" \
+  2> "$work/worker.log" || rc=$?
+# 123, as xargs: every event has an outcome, and some failed (the dead letter below).
+echo "(exit status $rc; its log, on stderr, is in $work/worker.log; the lines about the retry and the dead letter:)"
+if ((rc != 0 && rc != 123)); then cat "$work/worker.log" >&2; exit "$rc"; fi
 grep -E "attempt failed|retry scheduled|dead letter" "$work/worker.log" | cut -c1-220
 
 echo

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "private_dir.h"
+
 namespace evt {
 namespace {
 
@@ -63,10 +65,13 @@ Status DeadLetterSink::Open(const std::string& path) {
     name_ = "stderr";
     return Status::Ok();
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return Status::IOError("cannot open dead-letter file " + path + ": " + std::strerror(errno));
+  // A missing folder is created as --spool's is (0700), and failures are worded alike.
+  const std::size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    if (Status s = MakePrivateDirs(path.substr(0, slash), "--dlq " + path); !s.ok()) return s;
   }
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("--dlq " + path + ": cannot open: " + std::strerror(errno));
   fd_ = fd;
   owned_ = true;
   name_ = path;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -107,7 +108,18 @@ Result<Event> BuildEventFromFlags(const EmitOptions& o, int stdin_fd) {
     if (!text.ok()) return text.status();
     bool ok;
     payload = ParseJson(*text, &ok);
-    if (!ok) return Status::InvalidArgument("--payload: not valid JSON");
+    if (!ok) {
+      // `--payload /path.json` meant `--payload @/path.json`: a usage mistake, said so.
+      struct stat st {};
+      if (o.payload != "-" && o.payload[0] != '@' && ::stat(o.payload.c_str(), &st) == 0 &&
+          !S_ISDIR(st.st_mode)) {
+        return Status::Usage("--payload " + o.payload +
+                             ": not JSON, but a file of that name exists: to read it, write "
+                             "--payload @" +
+                             o.payload);
+      }
+      return Status::InvalidArgument("--payload: not valid JSON");
+    }
     if (!payload.is_object()) return Status::InvalidArgument("--payload: must be a JSON object");
   }
   for (const std::string& f : o.fields) {

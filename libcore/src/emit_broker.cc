@@ -5,6 +5,9 @@
 // Redis while it answers; once it has been unreachable for --wait-timeout (or at start),
 // the spool for the rest of the run if --spool was given, else the run stops with a message
 // saying how far it got. Waiting spooled events go before the run's own, so order holds.
+//
+// The spool is only needed during an outage: while Redis answers, a spool folder that
+// cannot be used (unwritable, full, not a folder) costs one warning, not the run.
 #include <unistd.h>
 
 #include <chrono>
@@ -28,9 +31,15 @@ using Clock = std::chrono::steady_clock;
 
 class Delivery {
  public:
-  Delivery(const EmitOptions& o, EventPublisher* publisher, Spool* spool, UnixMillis due_ms,
-           int out_fd, EmitStats* stats)
-      : o_(o), publisher_(publisher), spool_(spool), due_ms_(due_ms), out_(out_fd), stats_(stats) {}
+  Delivery(const EmitOptions& o, EventPublisher* publisher, Spool* spool,
+           const Status& spool_problem, UnixMillis due_ms, int out_fd, EmitStats* stats)
+      : o_(o),
+        publisher_(publisher),
+        spool_(spool),
+        spool_problem_(spool_problem),
+        due_ms_(due_ms),
+        out_(out_fd),
+        stats_(stats) {}
 
   // Switches to the spool for the rest of the run (Redis is unreachable).
   void UseSpool(const Status& why) {
@@ -112,7 +121,9 @@ class Delivery {
              std::to_string(lines_.front()) + " on were not";
     }
     if (s.kind() == Status::Kind::kUnavailable && spool_ == nullptr) {
-      tail += " (--spool DIR keeps events while redis is down)";
+      tail += spool_problem_.ok()
+                  ? " (--spool DIR keeps events while redis is down)"
+                  : " (and the spool cannot be used: " + spool_problem_.message() + ")";
     }
     return Status(s.kind(), s.message() + tail);
   }
@@ -147,7 +158,8 @@ class Delivery {
 
   const EmitOptions& o_;
   EventPublisher* publisher_;  // null once Redis was given up
-  Spool* spool_;               // null without --spool
+  Spool* spool_;               // null without --spool, or when it cannot be used
+  Status spool_problem_;       // why --spool cannot be used, if it cannot
   UnixMillis due_ms_;
   LineWriter out_;
   EmitStats* stats_;
@@ -263,10 +275,14 @@ Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const Emi
   }
 
   std::unique_ptr<Spool> spool;
+  Status spool_problem;  // why --spool cannot be used, if it cannot
   if (!o.spool_dir.empty()) {
     Result<Spool> opened = Spool::Open(o.spool_dir);
-    if (!opened.ok()) return opened.status();
-    spool = std::make_unique<Spool>(std::move(*opened));
+    if (opened.ok()) {
+      spool = std::make_unique<Spool>(std::move(*opened));
+    } else {
+      spool_problem = opened.status();
+    }
   }
 
   PublisherOptions po;
@@ -278,13 +294,21 @@ Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const Emi
   Status down;  // why Redis is not used in this run, if it is not
   if (!publisher.ok()) {
     if (publisher.status().kind() != Status::Kind::kUnavailable || !spool) {
-      std::string hint = publisher.status().kind() == Status::Kind::kUnavailable
-                             ? "; nothing was published (--spool DIR keeps events while redis "
-                               "is down)"
-                             : "";
+      std::string hint;
+      if (publisher.status().kind() == Status::Kind::kUnavailable) {
+        hint = spool_problem.ok() ? "; nothing was published (--spool DIR keeps events while "
+                                    "redis is down)"
+                                  : "; nothing was published, and the spool cannot be used: " +
+                                        spool_problem.message();
+      }
       return Status(publisher.status().kind(), publisher.status().message() + hint);
     }
     down = publisher.status();
+  } else if (!spool_problem.ok()) {
+    Log(LogLevel::kWarn,
+        "spool not usable, publishing straight to redis (events cannot be kept if redis goes "
+        "down)",
+        {{"error", spool_problem.message()}});
   } else if (spool) {
     std::size_t sent = 0;
     Status s = spool->Flush(publisher->get(), round, &sent);
@@ -295,11 +319,17 @@ Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const Emi
     if (s.kind() == Status::Kind::kUnavailable) {
       down = s;
     } else if (!s.ok()) {
-      return Status(s.kind(), "sending the spool " + spool->file() + ": " + s.message());
+      // Redis answers: the run's own events need not wait for a spool that cannot be sent
+      // now (a full or read-only folder); the spooled ones wait for a later run.
+      Log(LogLevel::kWarn,
+          "cannot send the spool " + spool->file() +
+              ", publishing straight to redis; its events wait for a later evt-emit",
+          {{"error", s.message()}});
     }
   }
 
-  Delivery delivery(o, down.ok() ? publisher->get() : nullptr, spool.get(), due_ms, out_fd, stats);
+  Delivery delivery(o, down.ok() ? publisher->get() : nullptr, spool.get(), spool_problem, due_ms,
+                    out_fd, stats);
   if (!down.ok()) delivery.UseSpool(down);
   if (!o.from_stdin) {
     ++stats->lines;

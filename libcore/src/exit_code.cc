@@ -1,5 +1,7 @@
 #include "evt/exit_code.h"
 
+#include "evt/worker.h"
+
 namespace evt {
 
 int ExitCodeFor(const Status& status) {
@@ -25,6 +27,18 @@ int ExitCodeFor(const Status& status) {
       return kExitSoftware;
   }
   return kExitSoftware;
+}
+
+int ExitCodeForStdioRun(const Status& status, const WorkerStats& stats) {
+  // Precedence: output or input that failed (74) says the results themselves may be
+  // incomplete; bad input (65) says the producer needs fixing; failed events (123) say the
+  // handler or what it depends on does.
+  if (!status.ok() && status.kind() != Status::Kind::kInvalidArgument) {
+    return ExitCodeFor(status);
+  }
+  if (!status.ok() || stats.invalid > 0) return kExitDataErr;
+  if (stats.failed > 0 || stats.interrupted > 0) return kExitSomeFailed;
+  return kExitOk;
 }
 
 }  // namespace evt

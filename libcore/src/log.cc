@@ -103,7 +103,7 @@ void InitLogging(const LogOptions& options) {
 
 bool LogEnabled(LogLevel level) {
   const LogState& st = State();
-  if (!st.logger) return level >= LogLevel::kInfo && level != LogLevel::kOff;
+  if (!st.logger) return level >= LogOptions{}.level && level != LogLevel::kOff;
   return st.logger->should_log(ToSpd(level));
 }
 

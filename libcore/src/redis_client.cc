@@ -95,7 +95,20 @@ Status RedisClient::Connect() {
     if (r->type == REDIS_REPLY_ERROR) {
       std::string err = ReplyError(r.get());
       Disconnect();
-      // A refused password or a missing database will not fix itself: a config error.
+      // A refused password or a missing database will not fix itself: a config error, and
+      // the message names where the password comes from.
+      const std::string where =
+          "--broker redis://user:pass@host, EVT_REDIS_PASSWORD or --redis-password-file";
+      const std::string said =
+          err.empty() || err.back() != '.' ? err : err.substr(0, err.size() - 1);
+      if (err.rfind("NOAUTH", 0) == 0) {
+        return Status::Config("redis " + b.redacted + ": the server wants a password (" + said +
+                              "); give it with " + where);
+      }
+      if (std::string(what) == "AUTH") {
+        return Status::Config("redis " + b.redacted + ": AUTH: " + said +
+                              "; check the user and password given with " + where);
+      }
       return Status::Config("redis " + b.redacted + ": " + what + ": " + err);
     }
     return Status::Ok();

@@ -11,6 +11,7 @@
 
 #include "evt/log.h"
 #include "evt/ndjson.h"
+#include "private_dir.h"
 
 namespace evt {
 namespace {
@@ -37,39 +38,6 @@ class Fd {
  private:
   int fd_;
 };
-
-Status SyncDir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return Errno("cannot open folder", dir);
-  if (::fsync(fd.get()) != 0) return Errno("cannot fsync folder", dir);
-  return Status::Ok();
-}
-
-std::string Parent(const std::string& path) {
-  std::size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-// mkdir -p with mode 0700 for every folder it creates; each creation is made durable.
-Status MakeDirs(const std::string& dir) {
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Status::IOError("--spool " + dir + ": not a folder");
-    return Status::Ok();
-  }
-  if (errno != ENOENT) return Errno("cannot use spool folder", dir);
-  std::string parent = Parent(dir);
-  if (parent != dir) {
-    if (Status s = MakeDirs(parent); !s.ok()) return s;
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Errno("cannot create spool folder", dir);
-  }
-  if (::chmod(dir.c_str(), 0700) != 0) return Errno("cannot chmod spool folder", dir);
-  return SyncDir(parent);
-}
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
@@ -122,8 +90,10 @@ Result<int> OpenForAppend(const std::string& path, bool* created) {
   return fd;
 }
 
-// Appends `text` to DIR/<name> durably. A file whose last line was torn by a crash gets a
-// newline first, so that the new lines never glue onto it.
+// Appends `text` to DIR/<name> durably, all or nothing: on any failure (a full disk, an
+// I/O error) the file is cut back to its size before the call, so that no line the caller
+// reports as not kept is ever read back and sent. A file whose last line was torn by a
+// crash gets a newline first, so that the new lines never glue onto it.
 Status AppendDurably(const std::string& dir, const std::string& name, std::string text) {
   const std::string path = dir + "/" + name;
   bool created = false;
@@ -131,12 +101,24 @@ Status AppendDurably(const std::string& dir, const std::string& name, std::strin
   if (!opened.ok()) return opened.status();
   Fd fd(*opened);
   struct stat st {};
-  if (!created && ::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+  if (::fstat(fd.get(), &st) != 0) return Errno("cannot stat", path);
+  const off_t before = st.st_size;
+  if (before > 0) {
     char last = '\n';
-    if (::pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(0, "\n");
+    if (::pread(fd.get(), &last, 1, before - 1) == 1 && last != '\n') text.insert(0, "\n");
   }
-  if (Status s = WriteAll(fd.get(), text, path); !s.ok()) return s;
-  if (::fsync(fd.get()) != 0) return Errno("cannot fsync", path);
+  Status s = WriteAll(fd.get(), text, path);
+  if (s.ok() && ::fsync(fd.get()) != 0) s = Errno("cannot fsync", path);
+  if (!s.ok()) {
+    // Best effort: shrinking needs no room. Should it fail too, the file may hold part of
+    // the batch, and the message says so.
+    if (::ftruncate(fd.get(), before) != 0 || ::fsync(fd.get()) != 0) {
+      return Status::IOError(s.message() + "; and cannot cut " + path + " back to " +
+                             std::to_string(before) + " bytes (" + std::strerror(errno) +
+                             "): part of the batch may be in it");
+    }
+    return s;
+  }
   return created ? SyncDir(dir) : Status::Ok();
 }
 
@@ -178,7 +160,12 @@ Result<Spool> Spool::Open(const std::string& dir) {
   if (dir.empty()) return Status::Usage("--spool: empty folder name");
   std::string clean = dir;
   while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
-  if (Status s = MakeDirs(clean); !s.ok()) return s;
+  if (Status s = MakePrivateDirs(clean, "--spool " + dir); !s.ok()) return s;
+  // A folder this process cannot write to is found now, while a run can still do without it
+  // (publish straight to a reachable broker), not when an outage needs it.
+  const std::string lock = clean + "/lock";
+  Fd fd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return Errno("--spool " + dir + ": cannot create", lock);
   return Spool(clean);
 }
 
@@ -224,10 +211,15 @@ Status Spool::Flush(EventPublisher* publisher, std::size_t round, std::size_t* s
         pending.push_back(std::move(*p));
         continue;
       }
+      std::string keep = line.too_long ? std::string("{}") : std::string(line.text);
+      if (Status s = AppendDurably(dir_, "rejected.ndjson", keep + "\n"); !s.ok()) {
+        // Nothing was moved: the line stays in the spool for a later flush.
+        return Status::IOError("spool line " + std::to_string(line.number) + " is unreadable (" +
+                               p.status().message() + ") and cannot be set aside in " + dir_ +
+                               "/rejected.ndjson: " + s.message());
+      }
       Log(LogLevel::kError, "spool line unreadable, moved to " + dir_ + "/rejected.ndjson",
           {{"line", line.number}, {"error", p.status().message()}});
-      std::string keep = line.too_long ? std::string("{}") : std::string(line.text);
-      if (Status s = AppendDurably(dir_, "rejected.ndjson", keep + "\n"); !s.ok()) return s;
     }
     std::size_t accepted = 0;
     Status s = pending.empty() ? Status::Ok() : publisher->Publish(pending, &accepted);
@@ -236,25 +228,32 @@ Status Spool::Flush(EventPublisher* publisher, std::size_t round, std::size_t* s
 
     // Keep what was not accepted, in order: the rest of this round, then the unread lines.
     const std::string tmp = path + ".tmp";
-    Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (out.get() < 0) return Errno("cannot create", tmp);
-    std::string text;
-    for (std::size_t i = accepted; i < pending.size(); ++i) text += SpoolLine(pending[i]) + "\n";
-    while (true) {
-      LineReader::State st = reader.Next(&line);
-      if (st == LineReader::State::kWouldBlock) continue;
-      if (st == LineReader::State::kEof) break;
-      if (st == LineReader::State::kError) return reader.status();
-      if (!line.too_long) text.append(line.text).append("\n");
-      if (text.size() >= (1 << 20)) {
-        if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
-        text.clear();
+    auto keep_unsent = [&]() -> Status {
+      Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (out.get() < 0) return Errno("cannot create", tmp);
+      std::string text;
+      for (std::size_t i = accepted; i < pending.size(); ++i) text += SpoolLine(pending[i]) + "\n";
+      while (true) {
+        LineReader::State st = reader.Next(&line);
+        if (st == LineReader::State::kWouldBlock) continue;
+        if (st == LineReader::State::kEof) break;
+        if (st == LineReader::State::kError) return reader.status();
+        if (!line.too_long) text.append(line.text).append("\n");
+        if (text.size() >= (1 << 20)) {
+          if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+          text.clear();
+        }
       }
+      if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+      if (::fsync(out.get()) != 0) return Errno("cannot fsync", tmp);
+      if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
+      return SyncDir(dir_);
+    };
+    if (Status k = keep_unsent(); !k.ok()) {
+      ::unlink(tmp.c_str());  // the spool file is as it was: nothing lost, some sent again
+      return Status(s.kind(), s.message() + "; and " + k.message() + " (the " +
+                                  std::to_string(*sent) + " event(s) sent go again next time)");
     }
-    if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
-    if (::fsync(out.get()) != 0) return Errno("cannot fsync", tmp);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
-    if (Status d = SyncDir(dir_); !d.ok()) return d;
     return s;
   }
   if (::unlink(path.c_str()) != 0) return Errno("cannot remove", path);

@@ -700,6 +700,14 @@ Status QueueWorker::OpenJournal() {
 
 Status QueueWorker::Run(QueueWorkerStats* stats) {
   if (Status s = OpenJournal(); !s.ok()) return s;
+  {
+    // A refusal that waiting cannot fix (a wrong password) ends the run before any thread
+    // starts, so that it is said once, by the caller, not once per thread.
+    std::unique_ptr<QueueSession> first = queue_.OpenSession();
+    Status s =
+        first->WithRetry([&] { return first->EnsureGroup(); }, [] { return StopRequested(); });
+    if (!s.ok() && s.kind() != Status::Kind::kUnavailable) return s;
+  }
   Log(LogLevel::kInfo, "worker started",
       {{"queue", queue_.Describe()},
        {"consumer", consumer_},

@@ -504,7 +504,9 @@ Status StdioWorker::Run() {
     if (Status s = writer_.Flush(); !s.ok()) io_status_ = s;
   }
 
-  Log(LogLevel::kInfo, "summary",
+  // Silent when all went well (at the default level); said when the exit status is not 0.
+  const bool trouble = stats_.failed + stats_.invalid + stats_.interrupted > 0;
+  Log(trouble ? LogLevel::kWarn : LogLevel::kInfo, "summary",
       {{"events", stats_.events},
        {"done", stats_.done},
        {"failed", stats_.failed},

@@ -10,7 +10,7 @@ printf '#!/bin/sh\ncat > /dev/null\n' > "$TMP/ok.sh"
 chmod +x "$TMP/ok.sh"
 
 start_worker() {
-  evt-work --broker "$REDIS_URL" --queue rs --consumer "$1" --concurrency 2 --timeout 5s \
+  evt-work -v --broker "$REDIS_URL" --queue rs --consumer "$1" --concurrency 2 --timeout 5s \
     --claim-after 6s --backoff-base 50ms --heartbeat 500ms -- "$TMP/ok.sh" 2> "$TMP/$1.log" &
 }
 start_worker w1; w1=$!

@@ -29,7 +29,7 @@ expect_contains "each spooling run warns" "redis unreachable" "$TMP/warn.0"
 
 # Phase 2: Redis is back; one more run sends the spool first, then its own event.
 redis_start
-expect_eq "the next run prints only its own id" last "$(emit --id last 2> "$TMP/flush.err")"
+expect_eq "the next run prints only its own id" last "$(emit -v --id last 2> "$TMP/flush.err")"
 expect_contains "it says it sent the spool" "sent 100 spooled event(s)" "$TMP/flush.err"
 stream_ids > "$TMP/ids"
 expect_eq "all 101 arrived" 101 "$(count_lines "$TMP/ids")"

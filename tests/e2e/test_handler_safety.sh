@@ -12,9 +12,13 @@ sleep 300
 HANDLER
 chmod +x "$TMP/forker.sh"
 start=$(date +%s%N)
+set +e
 evt-emit --type t.slow --id slow1 \
   | evt-work --timeout 300ms --kill-after 200ms --max-retries 0 --dlq "$TMP/dlq.ndjson" \
       -- "$TMP/forker.sh" > "$TMP/r1" 2> "$TMP/log1"
+rc=$?
+set -e
+expect_eq "timeout: a dead letter, so exit 123" 123 "$rc"
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect_eq "timeout: failed" failed "$(result_field "$TMP/r1" slow1 status)"
 expect_eq "timeout: category" timeout "$(result_field "$TMP/r1" slow1 category)"
@@ -32,7 +36,7 @@ HANDLER
 chmod +x "$TMP/stubborn.sh"
 evt-emit --type t.slow --id stub1 \
   | timeout 20 evt-work --timeout 200ms --kill-after 200ms --max-retries 0 --dlq "$TMP/dlq.ndjson" \
-      -- "$TMP/stubborn.sh" > "$TMP/r2" 2>/dev/null
+      -- "$TMP/stubborn.sh" > "$TMP/r2" 2>/dev/null || true
 expect_eq "SIGTERM-proof handler killed" timeout "$(result_field "$TMP/r2" stub1 category)"
 
 # Shell metacharacters in the payload reach the handler as text and run nothing.

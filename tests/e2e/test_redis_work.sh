@@ -10,7 +10,7 @@ mkdir -p "$TMP/state"
 W=(evt-work --broker "$REDIS_URL" --backoff-base 100ms --backoff-max 200ms --heartbeat 500ms)
 
 # --- Redis down at start: the worker waits for it instead of exiting 69. ---
-"${W[@]}" --queue boot -- "$HANDLERS/scripted.sh" > "$TMP/boot.out" 2> "$TMP/boot.log" &
+"${W[@]}" -v --queue boot -- "$HANDLERS/scripted.sh" > "$TMP/boot.out" 2> "$TMP/boot.log" &
 boot=$!
 sleep 1
 if alive "$boot"; then pass "still running while Redis refuses connections"; else fail "exited early"; fi

@@ -1,5 +1,6 @@
 # SIGTERM mid-run: evt-work stops reading, lets running handlers finish, records what it read
-# but did not finish as interrupted dead letters, exits 0. Every emitted event is accounted for.
+# but did not finish as interrupted dead letters, exits 123 (as xargs: some events did not
+# finish; evt-work(1) EXIT STATUS). Every emitted event is accounted for.
 source "$(dirname "$0")/lib.sh"
 
 for i in $(seq 1 40); do echo "{\"event_type\":\"t.sleep\",\"event_id\":\"s$i\",\"payload\":{\"mode\":\"sleep\",\"seconds\":0.3}}"; done > "$TMP/events.ndjson"
@@ -16,7 +17,7 @@ kill -TERM "$worker"
 set +e
 wait "$worker"; rc=$?
 set -e
-expect_eq "exit 0 after SIGTERM" 0 "$rc"
+expect_eq "exit 123 after SIGTERM interrupted events" 123 "$rc"
 expect_contains "said it is stopping" "stopping: SIGTERM" "$TMP/log"
 done_ids=$(jq -r 'select(.status=="done") | .event_id' "$TMP/results.ndjson" | sort)
 dead_ids=$(jq -r '.event_id' "$TMP/dlq.ndjson" 2>/dev/null | sort)
@@ -46,8 +47,22 @@ set +e
 wait "$worker"; rc=$?
 set -e
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-expect_eq "exit 0 after SIGINT" 0 "$rc"
+expect_eq "exit 123 after SIGINT interrupted events" 123 "$rc"
 ((elapsed_ms < 5000)) && pass "grace enforced (${elapsed_ms} ms)" || fail "stop took ${elapsed_ms} ms"
 expect_eq "both running events recorded" "long1 long2" "$(jq -r .event_id "$TMP/dlq2.ndjson" | sort | xargs)"
+kill "$producer" 2>/dev/null || true
+
+# A stop with nothing read and unfinished: every event read is done, so exit 0.
+mkfifo "$TMP/in3"
+( exec sleep 30 ) > "$TMP/in3" &
+producer=$!
+evt-work --dlq "$TMP/dlq3.ndjson" -- "$HANDLERS/scripted.sh" < "$TMP/in3" > /dev/null 2> "$TMP/log3" &
+worker=$!
+sleep 0.5
+kill -TERM "$worker"
+set +e
+wait "$worker"; rc=$?
+set -e
+expect_eq "exit 0 after SIGTERM with nothing interrupted" 0 "$rc"
 kill "$producer" 2>/dev/null || true
 finish

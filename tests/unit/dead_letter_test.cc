@@ -67,7 +67,39 @@ TEST_CASE("dead letters are appended to a 0600 file, one line each", "[dead_lett
 
 TEST_CASE("an unwritable dead-letter path is an I/O error naming it", "[dead_letter]") {
   evt::DeadLetterSink sink;
-  evt::Status s = sink.Open("/nonexistent-dir/dlq.ndjson");
+  evt::Status s = sink.Open("/dev/null/dir/dlq.ndjson");
   CHECK(s.kind() == evt::Status::Kind::kIOError);
-  CHECK_THAT(s.message(), Catch::Contains("/nonexistent-dir/dlq.ndjson"));
+  CHECK_THAT(s.message(), Catch::Contains("/dev/null/dir/dlq.ndjson"));
+}
+
+TEST_CASE("a dead-letter file in a missing folder gets the folder, 0700 as --spool's",
+          "[dead_letter]") {
+  char dir[] = "/tmp/evt_dlq_XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  const std::string base = dir;
+  ::umask(022);
+  {
+    evt::DeadLetterSink sink;
+    evt::Status s = sink.Open(base + "/a/b/dlq.ndjson");
+    INFO(s.message());
+    REQUIRE(s.ok());
+    evt::DeadLetter d;
+    d.raw = "x";
+    REQUIRE(sink.Append(d).ok());
+  }
+  struct stat st {};
+  REQUIRE(::stat((base + "/a").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(::stat((base + "/a/b").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  REQUIRE(::stat((base + "/a/b/dlq.ndjson").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // A folder that cannot be made fails in the same words as --spool's.
+  std::ofstream(base + "/file") << "x";
+  evt::DeadLetterSink sink;
+  evt::Status s = sink.Open(base + "/file/sub/dlq.ndjson");
+  CHECK(s.kind() == evt::Status::Kind::kIOError);
+  CHECK(s.message() == "--dlq " + base + "/file/sub/dlq.ndjson: " + base + "/file is not a folder");
+  CHECK([&] { return std::system(("rm -rf '" + base + "'").c_str()); }() == 0);
 }

@@ -91,6 +91,26 @@ TEST_CASE("a bad payload or field says what is wrong", "[emit]") {
   CHECK_THAT(evt::BuildEventFromFlags(o, -1).status().message(), Catch::Contains("event_type"));
 }
 
+TEST_CASE("a --payload that is a file's name and not JSON hints at @FILE", "[emit]") {
+  char path[] = "/tmp/evt_payload_XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  evt::EmitOptions o = OneEvent();
+  o.payload = path;
+  evt::Status s = evt::BuildEventFromFlags(o, -1).status();
+  CHECK(s.kind() == evt::Status::Kind::kUsage);
+  CHECK(s.message() == std::string("--payload ") + path +
+                           ": not JSON, but a file of that name exists: to read it, write "
+                           "--payload @" +
+                           path);
+  ::unlink(path);
+  // Not a file: only the JSON problem.
+  s = evt::BuildEventFromFlags(o, -1).status();
+  CHECK(s.kind() == evt::Status::Kind::kInvalidArgument);
+  CHECK(s.message() == "--payload: not valid JSON");
+}
+
 TEST_CASE("stdin mode cannot be mixed with one-event flags, and one event needs a type", "[emit]") {
   evt::EmitOptions o;
   CHECK(evt::ValidateEmitOptions(o).kind() == evt::Status::Kind::kUsage);

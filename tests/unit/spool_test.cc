@@ -2,18 +2,22 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "evt/log.h"
 #include "fake_publisher.h"
 
 namespace {
@@ -56,6 +60,57 @@ std::string Read(const std::string& path) {
   return ss.str();
 }
 
+off_t Size(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return st.st_size;
+}
+
+// A full disk, as far as this process can tell: while it lives, a write past `bytes` bytes
+// of any regular file fails with EFBIG (RLIMIT_FSIZE, with SIGXFSZ ignored). A write that
+// crosses the limit is cut short there, as on a disk that fills up in the middle of it.
+class FullDiskAt {
+ public:
+  explicit FullDiskAt(off_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit limit = saved_;
+    limit.rlim_cur = static_cast<rlim_t>(bytes);
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  }
+  ~FullDiskAt() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+  FullDiskAt(const FullDiskAt&) = delete;
+  FullDiskAt& operator=(const FullDiskAt&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = SIG_DFL;
+};
+
+// Runs `fn` with stderr sent to a pipe (not a file: the file size limit of FullDiskAt does
+// not apply to it) and returns what it wrote, up to 64 KiB.
+template <typename Fn>
+std::string CaptureStderr(Fn fn) {
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  int saved = ::dup(STDERR_FILENO);
+  ::dup2(p[1], STDERR_FILENO);
+  ::close(p[1]);
+  fn();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  REQUIRE(::fcntl(p[0], F_SETFL, O_NONBLOCK) == 0);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(p[0]);
+  return out;
+}
+
 Spool OpenSpool(const std::string& dir) {
   evt::Result<Spool> s = Spool::Open(dir);
   INFO(s.status().message());
@@ -78,6 +133,9 @@ TEST_CASE("spool: the folder is created 0700 and its files 0600", "[spool]") {
 
   std::ofstream(tmp.path + "/file") << "x";
   CHECK(Spool::Open(tmp.path + "/file").status().kind() == evt::Status::Kind::kIOError);
+  // The same words as --dlq's (dead_letter_test.cc).
+  CHECK(Spool::Open(tmp.path + "/file/sub").status().message() ==
+        "--spool " + tmp.path + "/file/sub: " + tmp.path + "/file is not a folder");
 }
 
 TEST_CASE("spool: a flush sends every spooled event in order, then empties the spool", "[spool]") {
@@ -180,6 +238,7 @@ TEST_CASE("spool: appends and flushes hold the folder's lock", "[spool]") {
   INFO(appended.message());
   CHECK(appended.ok());
   CHECK(done);
+  CHECK(appended.ok());
   CHECK(Read(spool.file()).find("\"event_id\":\"e2\"") != std::string::npos);
 }
 
@@ -196,4 +255,99 @@ TEST_CASE("spool: lines read back as they were written", "[spool]") {
   CHECK(evt::Serialize(b->event) == evt::Serialize(later.event));
   CHECK_FALSE(evt::ParseSpoolLine("[1]").ok());
   CHECK_FALSE(evt::ParseSpoolLine("{\"due_at\":\"soon\",\"event\":{}}").ok());
+}
+
+TEST_CASE("spool: a batch the disk cannot hold leaves the file as it was", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1")}).ok());
+  const std::string before = Read(spool.file());
+  std::vector<Publication> batch;
+  for (int i = 2; i <= 20; ++i) batch.push_back(P("e" + std::to_string(i)));
+
+  evt::Status s;
+  {
+    // Room for about three more lines: the batch is cut in the middle of a line.
+    FullDiskAt full(Size(spool.file()) * 3 + Size(spool.file()) / 2);
+    s = spool.Append(batch);
+  }
+  CHECK(s.kind() == evt::Status::Kind::kIOError);
+  CHECK(Size(spool.file()) == static_cast<off_t>(before.size()));
+  CHECK(Read(spool.file()) == before);
+
+  // What was reported as not kept is never sent: only e1 goes.
+  FakePublisher pub;
+  std::size_t sent = 0;
+  REQUIRE(spool.Flush(&pub, 100, &sent).ok());
+  CHECK(pub.Ids() == std::vector<std::string>{"e1"});
+}
+
+TEST_CASE("spool: a full disk after a torn line leaves the torn line as it was", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1")}).ok());
+  {
+    std::ofstream torn(spool.file(), std::ios::app);
+    torn << "{\"schema_version\":1,\"event_id\":\"e2\",\"ev";  // a crash mid-write
+  }
+  const std::string before = Read(spool.file());
+  evt::Status s;
+  {
+    FullDiskAt full(static_cast<off_t>(before.size()) + 10);
+    s = spool.Append({P("e3"), P("e4")});
+  }
+  CHECK(s.kind() == evt::Status::Kind::kIOError);
+  CHECK(Read(spool.file()) == before);
+}
+
+TEST_CASE("spool: a new spool file the disk cannot hold is left empty", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  evt::Status s;
+  {
+    FullDiskAt full(0);
+    s = spool.Append({P("e1"), P("e2")});
+  }
+  CHECK(s.kind() == evt::Status::Kind::kIOError);
+  CHECK((!Exists(spool.file()) || Size(spool.file()) == 0));
+  FakePublisher pub;
+  std::size_t sent = 0;
+  REQUIRE(spool.Flush(&pub, 100, &sent).ok());
+  CHECK(sent == 0);
+}
+
+TEST_CASE("spool: an unreadable line that cannot be set aside is not called moved", "[spool]") {
+  TempDir tmp;
+  Spool spool = OpenSpool(tmp.path + "/s");
+  REQUIRE(spool.Append({P("e1")}).ok());
+  {
+    std::ofstream torn(spool.file(), std::ios::app);
+    torn << "{\"schema_version\":1,\"event_id\":\"e2\",\"ev\n";
+  }
+  REQUIRE(spool.Append({P("e3")}).ok());
+  const std::string before = Read(spool.file());
+
+  evt::InitLogging({"evt-test", evt::LogFormat::kText, evt::LogLevel::kInfo});
+  FakePublisher pub;
+  std::size_t sent = 0;
+  evt::Status s;
+  std::string log = CaptureStderr([&] {
+    FullDiskAt full(0);  // rejected.ndjson cannot get a byte
+    s = spool.Flush(&pub, 100, &sent);
+  });
+  CHECK(s.kind() == evt::Status::Kind::kIOError);
+  CHECK(s.message().find("line 2") != std::string::npos);
+  CHECK(s.message().find("rejected.ndjson") != std::string::npos);
+  CHECK(log.find("moved") == std::string::npos);
+  CHECK(s.message().find("moved") == std::string::npos);
+  CHECK(Read(spool.file()) == before);  // nothing lost: the line is still in the spool
+  CHECK((!Exists(spool.dir() + "/rejected.ndjson") || Size(spool.dir() + "/rejected.ndjson") == 0));
+
+  // Once there is room, it is set aside and said so, and the others go.
+  log = CaptureStderr([&] { s = spool.Flush(&pub, 100, &sent); });
+  INFO(s.message());
+  REQUIRE(s.ok());
+  CHECK(log.find("line=2") != std::string::npos);
+  CHECK(log.find("moved to") != std::string::npos);
+  CHECK(pub.Ids() == std::vector<std::string>{"e1", "e3"});
 }

@@ -120,5 +120,6 @@ int main(int argc, char** argv) {
   if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
   evt::WorkerStats stats;
   s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, **handler, dlq, w, &stats);
-  return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
+  if (!s.ok()) evt::ReportFatal(tool, s);
+  return evt::ExitCodeForStdioRun(s, stats);
 }

@@ -20,7 +20,8 @@ std::string VersionString();
 // Options that every evt command takes.
 struct CommonOptions {
   std::string log_format = "text";  // --log-format, EVT_LOG_FORMAT
-  std::string log_level = "info";   // --log-level, EVT_LOG_LEVEL
+  std::string log_level = "warn";   // --log-level, EVT_LOG_LEVEL: silent when all is well
+  bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
   std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
   std::string queue = "default";    // --queue, EVT_QUEUE
   std::string ns = "evt";           // --namespace, EVT_NAMESPACE: Redis key prefix
@@ -37,9 +38,20 @@ CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, Millis* t
                                const std::string& help, const std::string& env);
 
 // Parses argv. Returns -1 when the command should go on; otherwise the exit code to
-// return now: 0 after --help/--version, 64 after a usage error (reported on stderr as
-// "<tool>: error: ..." plus a hint to run --help).
+// return now: 0 after --help/--version, 64 after a usage error, reported on stderr as
+// "<tool>: error: ..." in words that teach:
+//   unknown option --tpye (did you mean --type?)
+//   EVT_CONCURRENCY=abc: not a number              (a bad value from the environment)
+//   --concurrency: abc is not a number             (a bad value from a flag)
+// then, when the app takes a command after -- and it was given without one, the line
+//   <tool>: put the handler after --: <tool> [its options] -- <the command>
+// and a hint to run --help.
 int ParseCommandLine(CLI::App& app, int argc, char** argv);
+
+// The option of `app` nearest to `typed` ("--tpye" or "--tpye=x"), as "--type", or "" when
+// none is near: the unique option it is a prefix of, else the smallest edit distance
+// (adjacent swaps count one) within about a third of its length.
+std::string NearestOption(const CLI::App& app, const std::string& typed);
 
 // Validates the common options (log settings, queue, namespace, broker URL) and starts
 // logging for `tool`. Usage error on bad values.

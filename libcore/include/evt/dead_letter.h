@@ -46,8 +46,9 @@ class DeadLetterSink {
   DeadLetterSink(const DeadLetterSink&) = delete;
   DeadLetterSink& operator=(const DeadLetterSink&) = delete;
 
-  // Opens `path` for appending (created 0600), or stderr when `path` is empty. IOError on
-  // failure, naming the path.
+  // Opens `path` for appending (created 0600; a missing folder is created 0700, as the
+  // --spool folder is), or stderr when `path` is empty. IOError on failure, naming the path:
+  // "--dlq PATH: cannot create folder DIR: ..." in the --spool wording.
   Status Open(const std::string& path);
   Status Append(const DeadLetter& d);
   // "dlq.ndjson" or "stderr", for messages.

@@ -16,9 +16,23 @@ enum ExitCode : int {
   kExitIOErr = 74,        // EX_IOERR: read/write failed
   kExitTempFail = 75,     // EX_TEMPFAIL: try again later (backpressure)
   kExitConfig = 78,       // EX_CONFIG: bad configuration
+  kExitSomeFailed = 123,  // as xargs(1): a stdio evt-work run where some events failed
 };
 
 // Maps a Status to the exit code a command returns for it (0 for OK).
 int ExitCodeFor(const Status& status);
+
+struct WorkerStats;  // worker.h
+
+// The exit code of a stdio evt-work run from what RunStdioWorker returned and counted, so
+// that cron, chronic, `set -e` and systemd timers see a failure. When several apply, the
+// first wins:
+//   74  I/O error: reading input, writing results or a dead letter failed (status IOError)
+//   65  some input lines were rejected (invalid)
+//   123 some events failed (dead letters: permanent, retries exhausted) or were interrupted
+//       by a stop signal
+//   0   every event read is done or a duplicate
+// Any other non-OK status maps as ExitCodeFor().
+int ExitCodeForStdioRun(const Status& status, const WorkerStats& stats);
 
 }  // namespace evt

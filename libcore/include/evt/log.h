@@ -24,7 +24,7 @@ Result<LogLevel> ParseLogLevel(std::string_view text);    // debug|info|warn|err
 struct LogOptions {
   std::string tool = "evt";             // prefix of every line, the command's name
   LogFormat format = LogFormat::kText;  // --log-format
-  LogLevel level = LogLevel::kInfo;     // --log-level
+  LogLevel level = LogLevel::kWarn;     // --log-level: quiet unless something is wrong
 };
 
 // Sets up the process-wide logger. Call once from main() before any Log().

@@ -11,7 +11,8 @@
 //                   middle of a write); kept for a person, each reported once on stderr
 //
 // Guarantees: Append returns OK only after the lines are written and fsync'ed (and the
-// folder fsync'ed when the file was created). Flush sends the lines in file order and
+// folder fsync'ed when the file was created); a failed Append leaves the file as it was.
+// Flush sends the lines in file order and
 // removes exactly those it sent. The one window left: a crash (or kill) after the broker
 // accepted a flushed batch and before the spool file was removed or rewritten means
 // those events are sent again by the next flush: at-least-once, made safe downstream by
@@ -32,18 +33,22 @@ namespace evt {
 
 class Spool {
  public:
-  // Uses the folder `dir`, creating it (and missing parents) with mode 0700. IOError
-  // naming the folder when it cannot be created or is not a folder.
+  // Uses the folder `dir`, creating it (and missing parents) with mode 0700, and its lock
+  // file. IOError naming the folder when it cannot be created, is not a folder, or this
+  // process cannot create files in it.
   static Result<Spool> Open(const std::string& dir);
 
-  // Appends `entries` in order, durably, under the lock. IOError on failure (then none or
-  // some of them may be in the file: the caller must not report them as accepted).
+  // Appends `entries` in order, durably, under the lock: all or nothing. IOError on failure
+  // (a full disk, an I/O error); the file is then cut back to its size before the call, so
+  // that none of them is ever sent (unless even that fails, which the message says).
   Status Append(const std::vector<Publication>& entries);
 
   // Under the lock: publishes every spooled entry in order through `publisher`, in rounds
   // of up to `round` entries, then removes the spool file. On a failure the entries not
-  // accepted stay in the spool, in order, and the failure is returned. Sets *sent to the
-  // number of entries the publisher accepted (always set).
+  // accepted stay in the spool, in order, and the failure is returned. A line that cannot
+  // be read back is moved to rejected.ndjson (and logged); when even that cannot be written,
+  // it stays and the flush stops with IOError. Sets *sent to the number of entries the
+  // publisher accepted (always set).
   Status Flush(EventPublisher* publisher, std::size_t round, std::size_t* sent);
 
   const std::string& dir() const { return dir_; }

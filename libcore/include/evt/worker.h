@@ -50,7 +50,9 @@ struct WorkerStats {
 // event whose key is in flight waits for that outcome.
 //
 // Returns OK; InvalidArgument when some input lines were rejected (exit 65); IOError when
-// reading input, writing results or writing a dead letter failed.
+// reading input, writing results or writing a dead letter failed. Events that failed or
+// were interrupted are counted in `stats`, not in the Status: ExitCodeForStdioRun()
+// (exit_code.h) turns both into the exit code (123 for them).
 // REQUIRES: InstallStopSignals() has been called.
 Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
                       const WorkerOptions& options, WorkerStats* stats);
