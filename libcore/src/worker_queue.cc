@@ -62,6 +62,7 @@ class QueueWorker {
   std::atomic<int> in_flight_{0};
   std::atomic<int> threads_left_{0};
   std::atomic<std::int64_t> next_claim_ms_{0};
+  std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged
   std::mutex mu_;
   Status fatal_;
 };
@@ -128,7 +129,16 @@ void QueueWorker::HandlerThread(int index) {
           stopping);
     }
     if (s.kind() == Status::Kind::kNotFound) {  // the group (or stream) was deleted
-      Log(LogLevel::kWarn, "consumer group missing; creating it again", {{"error", s.message()}});
+      // Every thread finds it gone at about the same time: one says so. Outcomes of
+      // entries already received are still recorded (their commit needs no group).
+      std::int64_t now = SteadyMillis(), last = group_logged_ms_.load();
+      if (now - last >= 10000 && group_logged_ms_.compare_exchange_strong(last, now)) {
+        Log(LogLevel::kWarn,
+            "consumer group was deleted (XGROUP DESTROY, or the stream removed); creating it "
+            "again from the start of the stream: entries with a recorded outcome are "
+            "acknowledged, not run",
+            {{"consumer", consumer_}, {"error", s.message()}});
+      }
       need_group = true;
       continue;
     }
@@ -190,24 +200,14 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   Result<UnixMillis> occurred = ParseRfc3339(ev.occurred_at());
   end.occurred_at = occurred.ok() ? *occurred : -1;
 
-  if (d.deliveries > static_cast<std::int64_t>(options_.retry.max_retries) + 1) {
-    end.category = Category::kCrash;
-    end.error = "delivered " + std::to_string(d.deliveries) +
-                " times without an outcome (its workers died or were stopped)";
-    LogEvent(LogLevel::kError, "dead letter",
-             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
-             {{"reason", "poison"}, {"category", "crash"}, {"error", end.error}});
-    Commit(session, end, "failed",
-           [&] { return session.FinishDead(end, DeadReason::kPoison, d.raw); });
-    ++stats_.failed;
-    return;
-  }
-
   end.lease_owner = consumer_ + " " + d.id;
   Lease lease;
+  // Only a handler that started counts towards poison: a refused lease (Redis out of
+  // memory) is Unavailable, waited out here, and counts nothing.
+  const int max_starts = options_.retry.max_retries + 1;
   Status s = session.WithRetry(
       [&] {
-        Result<Lease> r = session.StartAttempt(end, options_.lease_ttl);
+        Result<Lease> r = session.StartAttempt(end, options_.lease_ttl, max_starts);
         if (r.ok()) lease = *r;
         return r.ok() ? Status::Ok() : r.status();
       },
@@ -217,6 +217,24 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
     ++stats_.abandoned;
     Log(LogLevel::kWarn, "left pending: could not take the idempotency lease",
         {{"event_id", end.event_id}, {"consumer", consumer_}, {"error", s.message()}});
+    return;
+  }
+  if (lease.state == LeaseState::kFinished) {
+    Log(LogLevel::kInfo,
+        "outcome already recorded (handed out again by a re-created group): acknowledged, not run",
+        {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
+    return;
+  }
+  if (lease.state == LeaseState::kPoison) {
+    end.category = Category::kCrash;
+    end.error = "its handler started " + std::to_string(lease.starts) +
+                " times without an outcome (its workers died or were stopped)";
+    LogEvent(LogLevel::kError, "dead letter",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"reason", "poison"}, {"category", "crash"}, {"error", end.error}});
+    Commit(session, end, "failed",
+           [&] { return session.FinishDead(end, DeadReason::kPoison, d.raw); });
+    ++stats_.failed;
     return;
   }
   if (lease.state == LeaseState::kAlreadyDone) {
