@@ -93,9 +93,11 @@ void AppendEntries(const redisReply* entries, std::vector<Delivery>* out) {
 
 // The entries the sessions of one Queue have handed out and are still working on: each
 // session's last Receive or Claim result, until its next Receive or Claim. All sessions
-// share one consumer name, so XAUTOCLAIM also finds an entry that one of our own threads
-// holds while it waits (for Redis to accept writes again, say); Claim skips those, or the
-// two threads would both own its lease and run it twice.
+// share one consumer name (and so one lease owner per entry), so XAUTOCLAIM also finds an
+// entry that one of our own threads holds while it waits (for Redis to accept writes
+// again, say), and XREADGROUP hands out again what a thread runs when the group was
+// re-created; Claim and Receive skip those, or two threads would both own its lease and
+// run it twice.
 class HeldDeliveries {
  public:
   void Hold(const std::vector<Delivery>& ds, std::size_t from, std::vector<std::string>* mine) {
@@ -164,6 +166,11 @@ class RedisQueueSession : public QueueSession {
         AppendEntries(stream->element[1], out);
       }
     }
+    // After a group was re-created, a thread of ours may still run an entry handed out
+    // again now: it stays pending here, and that thread's commit acknowledges it.
+    out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(from), out->end(),
+                              [this](const Delivery& d) { return held_.Held(d.id); }),
+               out->end());
     held_.Hold(*out, from, &mine_);
     return Status::Ok();
   }
@@ -328,6 +335,9 @@ class RedisQueueSession : public QueueSession {
         break;
       case 4:
         lease.state = LeaseState::kPoison;
+        break;
+      case 5:
+        lease.state = LeaseState::kRunningElsewhere;
         break;
       default:
         return Status::Internal("lease: unexpected reply");

@@ -18,7 +18,8 @@ namespace evt::redis_scripts {
 // ARGV[6] ttl ms of the start count, ARGV[7..] field, value pairs for the status hash.
 // Returns {state, pttl, starts}: 0 acquired (starts: with this one), 1 already done,
 // 2 busy (pttl = what is left of the other lease), 3 this delivery was committed already
-// (now acknowledged), 4 poison (started `max starts` times; the lease is not taken).
+// (now acknowledged), 4 poison (started `max starts` times; the lease is not taken),
+// 5 busy, and its holder runs this very entry (its owner ends with " <entry id>").
 inline constexpr const char* kTakeLease = R"lua(#!lua
 local attempt = #KEYS == 5
 local function wrong(key, want)
@@ -39,7 +40,11 @@ end
 local v = redis.call('GET', KEYS[1])
 if v == 'done' then return {1, 0, 0} end
 local mine = 'running ' .. ARGV[1]
-if v and v ~= mine then return {2, redis.call('PTTL', KEYS[1]), 0} end
+if v and v ~= mine then
+  -- Owners are "<consumer> <entry id>": is the holder running this very entry?
+  local same = attempt and string.sub(v, -(#ARGV[4] + 1)) == ' ' .. ARGV[4]
+  return {same and 5 or 2, redis.call('PTTL', KEYS[1]), 0}
+end
 local starts = 0
 if attempt then
   local n = redis.call('GET', KEYS[4]) or '0'

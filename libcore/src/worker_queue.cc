@@ -225,6 +225,12 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
         {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
     return;
   }
+  if (lease.state == LeaseState::kRunningElsewhere) {
+    // A copy (Defer) would run it twice; its holder's commit acknowledges this delivery.
+    Log(LogLevel::kDebug, "another consumer runs this entry; left pending for it",
+        {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
+    return;
+  }
   if (lease.state == LeaseState::kPoison) {
     end.category = Category::kCrash;
     end.error = "its handler started " + std::to_string(lease.starts) +

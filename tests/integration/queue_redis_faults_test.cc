@@ -218,7 +218,7 @@ TEST_CASE("faults: the group deleted and re-created mid-run drops no outcome, wr
   CHECK(f.Int({"XLEN", "evt:{q1}:dlq"}) == 1);
 }
 
-TEST_CASE("faults: a consumer that deferred a held entry does not swallow the holder's outcome",
+TEST_CASE("faults: a consumer that claims an entry whose commit is late leaves it to its holder",
           "[queue][faults]") {
   QueueFixture f;
   f.Add(EventJson("e1", "k1"));
@@ -228,8 +228,8 @@ TEST_CASE("faults: a consumer that deferred a held entry does not swallow the ho
   AttemptEnd end = EndFor(d, "e1", "k1");
   end.lease_owner = "a " + d.id;
   REQUIRE(a->StartAttempt(end, Millis(60000), 6)->state == LeaseState::kAcquired);
-  // a's commit is late (Redis refused it for a while): b claims the entry, finds the lease
-  // busy and hands the event back for later.
+  // a's commit is late (Redis refused it for a while): b claims the entry and finds its
+  // lease held by a, for this very entry. A copy (Defer) would run it a second time.
   auto b = f.Session("b");
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   std::vector<Delivery> claimed;
@@ -237,13 +237,28 @@ TEST_CASE("faults: a consumer that deferred a held entry does not swallow the ho
   REQUIRE(claimed.size() == 1);
   AttemptEnd other = EndFor(claimed[0], "e1", "k1");
   other.lease_owner = "b " + d.id;
-  REQUIRE(b->StartAttempt(other, Millis(60000), 6)->state == LeaseState::kBusy);
-  REQUIRE(b->Defer(claimed[0], NowUnixMillis() + 60000).ok());
-  CHECK(f.Pending() == 0);
+  REQUIRE(b->StartAttempt(other, Millis(60000), 6)->state == LeaseState::kRunningElsewhere);
+  CHECK(f.Pending() == 1);
 
   REQUIRE(a->FinishDone(end).ok());
-  CHECK(f.Str({"GET", "evt:{q1}:idem:k1"}) == "done");  // the deferred copy is a duplicate
+  CHECK(f.Str({"GET", "evt:{q1}:idem:k1"}) == "done");
   CHECK(f.Hash("evt:{q1}:ev:e1")["status"] == "done");
+  CHECK(f.Pending() == 0);
+  CHECK(f.Int({"EXISTS", "evt:{q1}:delayed"}) == 0);
+}
+
+TEST_CASE("faults: a deferral is no outcome: the delivery's own commit still lands",
+          "[queue][faults]") {
+  QueueFixture f;
+  f.Add(EventJson("e1", "k1"));
+  auto s = f.Session("c1");
+  REQUIRE(s->EnsureGroup().ok());
+  Delivery d = ReceiveAll(*s).at(0);
+  REQUIRE(s->Defer(d, NowUnixMillis() + 60000).ok());
+  CHECK(f.Int({"EXISTS", Fin(d.id)}) == 0);
+  AttemptEnd end = EndFor(d, "e1", "k1");
+  REQUIRE(s->FinishDone(end).ok());
+  CHECK(f.Str({"GET", "evt:{q1}:idem:k1"}) == "done");
 }
 
 TEST_CASE("faults: Claim skips an entry that another thread of the same worker still holds",
@@ -273,6 +288,62 @@ TEST_CASE("faults: Claim skips an entry that another thread of the same worker s
   got.clear();
   REQUIRE(other->Claim(Millis(100), 5, &got).ok());
   CHECK(got.size() == 1);
+}
+
+TEST_CASE("faults: a second delivery of an entry another consumer runs is left to that consumer",
+          "[queue][faults]") {
+  QueueFixture f;
+  const std::string raw = EventJson("e1", "k1");
+  f.Add(raw);
+  auto a = f.Session("a");
+  REQUIRE(a->EnsureGroup().ok());
+  Delivery d = ReceiveAll(*a).at(0);
+  AttemptEnd end = EndFor(d, "e1", "k1");
+  end.lease_owner = "a " + d.id;
+  REQUIRE(a->StartAttempt(end, Millis(60000), 6)->state == LeaseState::kAcquired);
+
+  // The group is re-created while a's handler runs: b is handed the same entry again.
+  f.Cmd({"XGROUP", "DESTROY", "evt:{q1}:stream", "workers"});
+  auto b = f.Session("b");
+  REQUIRE(b->EnsureGroup().ok());
+  Delivery again = ReceiveAll(*b).at(0);
+  REQUIRE(again.id == d.id);
+  AttemptEnd other = EndFor(again, "e1", "k1");
+  other.lease_owner = "b " + again.id;
+  Result<Lease> l = b->StartAttempt(other, Millis(60000), 6);
+  REQUIRE(l.ok());
+  CHECK(l->state == LeaseState::kRunningElsewhere);
+  CHECK(f.Pending() == 1);  // b leaves it pending: no copy
+  CHECK(f.Int({"EXISTS", "evt:{q1}:delayed"}) == 0);
+
+  // a's handler fails for good: one dead letter, and a's commit acknowledges b's entry.
+  end.category = Category::kData;
+  REQUIRE(a->FinishDead(end, DeadReason::kPermanent, raw).ok());
+  CHECK(f.Int({"XLEN", "evt:{q1}:dlq"}) == 1);
+  CHECK(f.Pending() == 0);
+  CHECK(f.Int({"EXISTS", "evt:{q1}:delayed"}) == 0);
+}
+
+TEST_CASE("faults: Receive skips an entry that another thread of the same worker still holds",
+          "[queue][faults]") {
+  QueueFixture f;
+  f.Add(EventJson("e1", "k1"));
+  std::unique_ptr<Queue> q = MakeRedisQueue(f.Options("w"));
+  auto t1 = q->OpenSession();
+  auto t2 = q->OpenSession();
+  REQUIRE(t1->EnsureGroup().ok());
+  Delivery d = ReceiveAll(*t1).at(0);
+  AttemptEnd end = EndFor(d, "e1", "k1");
+  end.lease_owner = "w " + d.id;
+  REQUIRE(t1->StartAttempt(end, Millis(60000), 6)->state == LeaseState::kAcquired);
+  // The group is re-created while t1's handler runs; t2 reads the stream from the start.
+  f.Cmd({"XGROUP", "DESTROY", "evt:{q1}:stream", "workers"});
+  REQUIRE(t2->EnsureGroup().ok());
+  CHECK(ReceiveAll(*t2).empty());  // t1 has it: t2 must not run it a second time
+  CHECK(f.Pending() == 1);
+  REQUIRE(t1->FinishDone(end).ok());
+  CHECK(f.Pending() == 0);
+  CHECK(f.Int({"GET", Run(d.id)}) == 0);
 }
 
 TEST_CASE("faults: the lease script counts handler starts per delivery and says poison",

@@ -40,15 +40,19 @@ struct Delivery {
 // The idempotency lease of an event's key, and what StartAttempt found out about the
 // delivery before taking it.
 enum class LeaseState {
-  kAcquired,     // it is ours (new, expired, or already held by the same owner)
-  kAlreadyDone,  // the key has a `done` record: record a duplicate, run nothing
-  kBusy,         // another live owner holds it: try later (Defer)
-  kFinished,     // StartAttempt only: this delivery's outcome was already committed (the
-                 // group was re-created and handed it out again); it is now acknowledged:
-                 // run nothing, record nothing
-  kPoison,       // StartAttempt only: a handler already started `max_starts` times for
-                 // this delivery without an outcome; the lease was not taken: dead-letter
-                 // it as poison (FinishDead), run nothing
+  kAcquired,          // it is ours (new, expired, or already held by the same owner)
+  kAlreadyDone,       // the key has a `done` record: record a duplicate, run nothing
+  kBusy,              // another live owner holds it: try later (Defer)
+  kFinished,          // StartAttempt only: this delivery's outcome was already committed (the
+                      // group was re-created and handed it out again); it is now acknowledged:
+                      // run nothing, record nothing
+  kRunningElsewhere,  // StartAttempt only: the lease holder runs this very entry (it was
+                      // handed out twice: claimed while its commit waited, or a re-created
+                      // group): leave it pending, run nothing; the holder's commit
+                      // acknowledges it, or a later claim runs it if the holder died
+  kPoison,            // StartAttempt only: a handler already started `max_starts` times for
+                      // this delivery without an outcome; the lease was not taken: dead-letter
+                      // it as poison (FinishDead), run nothing
 };
 struct Lease {
   LeaseState state = LeaseState::kAcquired;
