@@ -220,7 +220,8 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
     return;
   }
   if (lease.state == LeaseState::kFinished) {
-    Log(LogLevel::kInfo,
+    // One line per entry of the history a re-created group hands out again: debug only.
+    Log(LogLevel::kDebug,
         "outcome already recorded (handed out again by a re-created group): acknowledged, not run",
         {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
     return;
