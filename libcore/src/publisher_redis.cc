@@ -18,19 +18,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// What an error reply means for the caller. Errors that go away on their own (a server
-// loading its data after a restart, a busy script, a failover) are Unavailable so that
-// RedisClient::Retrying waits them out; out of memory is "try again later"; the rest
-// will not fix themselves (credentials, a key of the wrong type, an old server).
+// What an error reply means for the caller: the one classification of redis_client.h
+// (a refused write under maxmemory is Unavailable, so Publish waits it out like an outage
+// and evt-emit --spool keeps the events).
 Status RefusalStatus(const std::string& redacted, const std::string& err) {
-  std::string code = err.substr(0, err.find(' '));
-  std::string msg = "redis " + redacted + ": " + err;
-  if (code == "LOADING" || code == "BUSY" || code == "TRYAGAIN" || code == "MASTERDOWN" ||
-      code == "CLUSTERDOWN" || code == "READONLY") {
-    return Status::Unavailable(msg);
-  }
-  if (code == "OOM") return Status::TryAgain(msg);
-  return Status::Config(msg);
+  return ReplyErrorStatus("redis " + redacted, err);
 }
 
 // The first error among `replies[begin, end)`, or "".

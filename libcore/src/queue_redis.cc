@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <mutex>
+#include <set>
 
 #include "evt/event.h"
 #include "evt/metrics.h"
@@ -16,6 +18,28 @@ namespace evt {
 namespace {
 
 constexpr std::size_t kMaxErrorBytes = 1024;
+// Life of a delivery's commit marker (fin:) and start count (run:): longer than any
+// repeat of a commit (a lost reply, a replayed outcome) or redelivery we guard against.
+constexpr long long kDeliveryKeyTtlMs = 24LL * 3600 * 1000;
+
+// How an attempt ends (the `mode` of the finishing script).
+enum class FinishMode { kDone, kRetry, kDead, kDuplicate, kDefer };
+
+const char* ModeName(FinishMode m) {
+  switch (m) {
+    case FinishMode::kDone:
+      return "done";
+    case FinishMode::kRetry:
+      return "retry";
+    case FinishMode::kDead:
+      return "dead";
+    case FinishMode::kDuplicate:
+      return "duplicate";
+    case FinishMode::kDefer:
+      return "defer";
+  }
+  return "done";
+}
 
 const RedisScript& TakeLeaseScript() {
   static const RedisScript s(redis_scripts::kTakeLease);
@@ -50,21 +74,6 @@ std::string Bounded(const std::string& s) {
   return s.substr(0, n) + "...";
 }
 
-// The status of a command: its transport status, or a reply error turned into a Status.
-Status Checked(const Result<ReplyPtr>& r, const std::string& what) {
-  if (!r.ok()) return r.status();
-  std::string err = ReplyError(r->get());
-  if (err.empty()) return Status::Ok();
-  if (err.rfind("NOGROUP", 0) == 0) return Status::NotFound(what + ": " + err);
-  // A server that is loading its data, failing over or busy will answer later: treat it
-  // like an unreachable one, so callers wait with backoff instead of giving up.
-  for (const char* later :
-       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN"}) {
-    if (err.rfind(later, 0) == 0) return Status::Unavailable(what + ": " + err);
-  }
-  return Status::Internal(what + ": " + err);
-}
-
 // Appends the entries of a stream reply ([[id, [field, value, ...]], ...]).
 void AppendEntries(const redisReply* entries, std::vector<Delivery>* out) {
   if (entries == nullptr || entries->type != REDIS_REPLY_ARRAY) return;
@@ -86,10 +95,46 @@ void AppendEntries(const redisReply* entries, std::vector<Delivery>* out) {
   }
 }
 
+// The entries the sessions of one Queue have handed out and are still working on: each
+// session's last Receive or Claim result, until its next Receive or Claim. All sessions
+// share one consumer name (and so one lease owner per entry), so XAUTOCLAIM also finds an
+// entry that one of our own threads holds while it waits (for Redis to accept writes
+// again, say), and XREADGROUP hands out again what a thread runs when the group was
+// re-created; Claim and Receive skip those, or two threads would both own its lease and
+// run it twice.
+class HeldDeliveries {
+ public:
+  void Hold(const std::vector<Delivery>& ds, std::size_t from, std::vector<std::string>* mine) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (std::size_t i = from; i < ds.size(); ++i) {
+      ids_.insert(ds[i].id);
+      mine->push_back(ds[i].id);
+    }
+  }
+  void Release(std::vector<std::string>* mine) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : *mine) ids_.erase(ids_.find(id));
+    mine->clear();
+  }
+  bool Held(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ids_.count(id) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::multiset<std::string> ids_;
+};
+
 class RedisQueueSession : public QueueSession {
  public:
-  RedisQueueSession(const RedisQueueOptions& o, const std::string& consumer)
-      : options_(o), consumer_(consumer), keys_(o.ns, o.queue), client_(ClientOptions(o)) {}
+  RedisQueueSession(const RedisQueueOptions& o, const std::string& consumer, HeldDeliveries& held)
+      : options_(o),
+        consumer_(consumer),
+        keys_(o.ns, o.queue),
+        client_(ClientOptions(o)),
+        held_(held) {}
+  ~RedisQueueSession() override { held_.Release(&mine_); }
 
   Status WithRetry(const std::function<Status()>& op,
                    const std::function<bool()>& give_up) override {
@@ -100,19 +145,23 @@ class RedisQueueSession : public QueueSession {
     Result<ReplyPtr> r =
         client_.Command({"XGROUP", "CREATE", keys_.stream(), options_.group, "0", "MKSTREAM"});
     if (!r.ok()) return r.status();
+    // Under OOM this is refused even when the group exists: Unavailable, so a worker
+    // started then waits for memory instead of exiting.
     std::string err = ReplyError(r->get());
-    if (!err.empty() && err.rfind("BUSYGROUP", 0) != 0) {
-      return Status::Internal("XGROUP CREATE " + keys_.stream() + ": " + err);
+    if (err.rfind("BUSYGROUP", 0) != 0) {
+      if (Status s = ReplyErrorStatus("XGROUP CREATE " + keys_.stream(), err); !s.ok()) return s;
     }
     // Outside the queue's slot, and never part of a queue transaction (DESIGN.md).
-    return Checked(client_.Command({"SADD", keys_.queues(), keys_.queue()}), "SADD");
+    return CheckedReply(client_.Command({"SADD", keys_.queues(), keys_.queue()}), "SADD");
   }
 
   Status Receive(int max, Millis block, std::vector<Delivery>* out) override {
+    held_.Release(&mine_);  // a new call: this session is done with what it had
+    const std::size_t from = out->size();
     Result<ReplyPtr> r = client_.Command(
         {"XREADGROUP", "GROUP", options_.group, consumer_, "COUNT", std::to_string(max), "BLOCK",
          std::to_string(std::max<long long>(1, block.count())), "STREAMS", keys_.stream(), ">"});
-    if (Status s = Checked(r, "XREADGROUP"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "XREADGROUP"); !s.ok()) return s;
     const redisReply* reply = r->get();
     if (reply->type != REDIS_REPLY_ARRAY) return Status::Ok();  // nil: nothing came
     for (std::size_t i = 0; i < reply->elements; ++i) {
@@ -121,14 +170,21 @@ class RedisQueueSession : public QueueSession {
         AppendEntries(stream->element[1], out);
       }
     }
+    // After a group was re-created, a thread of ours may still run an entry handed out
+    // again now: it stays pending here, and that thread's commit acknowledges it.
+    out->erase(std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(from), out->end(),
+                              [this](const Delivery& d) { return held_.Held(d.id); }),
+               out->end());
+    held_.Hold(*out, from, &mine_);
     return Status::Ok();
   }
 
   Status Claim(Millis min_idle, int max, std::vector<Delivery>* out) override {
+    held_.Release(&mine_);
     Result<ReplyPtr> r = client_.Command({"XAUTOCLAIM", keys_.stream(), options_.group, consumer_,
                                           std::to_string(min_idle.count()), claim_cursor_, "COUNT",
                                           std::to_string(max)});
-    if (Status s = Checked(r, "XAUTOCLAIM"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "XAUTOCLAIM"); !s.ok()) return s;
     const redisReply* reply = r->get();
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
       return Status::Internal("XAUTOCLAIM: unexpected reply");
@@ -137,6 +193,9 @@ class RedisQueueSession : public QueueSession {
     if (claim_cursor_.empty()) claim_cursor_ = "0-0";
     std::vector<Delivery> claimed;
     AppendEntries(reply->element[1], &claimed);
+    claimed.erase(std::remove_if(claimed.begin(), claimed.end(),
+                                 [this](const Delivery& d) { return held_.Held(d.id); }),
+                  claimed.end());
     if (claimed.empty()) return Status::Ok();
     // The delivery counts (this claim included) come from the pending entries list.
     std::vector<std::vector<std::string>> cmds;
@@ -152,6 +211,7 @@ class RedisQueueSession : public QueueSession {
         claimed[i].deliveries = ReplyInteger(p->element[0]->element[3], 1);
       }
     }
+    held_.Hold(claimed, 0, &mine_);
     for (Delivery& d : claimed) out->push_back(std::move(d));
     return Status::Ok();
   }
@@ -161,17 +221,24 @@ class RedisQueueSession : public QueueSession {
                                   {owner, std::to_string(std::max<long long>(1, ttl.count()))}));
   }
 
-  Result<Lease> StartAttempt(const AttemptEnd& a, Millis ttl) override {
+  Result<Lease> StartAttempt(const AttemptEnd& a, Millis ttl, int max_starts) override {
     std::vector<std::string> args = {a.lease_owner,
-                                     std::to_string(std::max<long long>(1, ttl.count()))};
+                                     std::to_string(std::max<long long>(1, ttl.count())),
+                                     options_.group,
+                                     a.delivery_id,
+                                     std::to_string(std::max(0, max_starts)),
+                                     std::to_string(kDeliveryKeyTtlMs)};
     std::vector<std::string> running = RunningFields(a);
     args.insert(args.end(), running.begin(), running.end());
-    return LeaseFrom(client_.Eval(TakeLeaseScript(),
-                                  {keys_.idem(a.idempotency_key), keys_.ev(a.event_id)}, args));
+    return LeaseFrom(
+        client_.Eval(TakeLeaseScript(),
+                     {keys_.idem(a.idempotency_key), keys_.ev(a.event_id), keys_.fin(a.delivery_id),
+                      keys_.run(a.delivery_id), keys_.stream()},
+                     args));
   }
 
   Status ReleaseLease(const std::string& key, const std::string& owner) override {
-    return Checked(client_.Eval(ReleaseLeaseScript(), {keys_.idem(key)}, {owner}), "release");
+    return CheckedReply(client_.Eval(ReleaseLeaseScript(), {keys_.idem(key)}, {owner}), "release");
   }
 
   Status MarkRunning(const AttemptEnd& end) override {
@@ -179,32 +246,31 @@ class RedisQueueSession : public QueueSession {
     std::vector<std::string> argv = {"HSET", keys_.ev(end.event_id)};
     std::vector<std::string> running = RunningFields(end);
     argv.insert(argv.end(), running.begin(), running.end());
-    return Checked(client_.Command(argv), "HSET");
+    return CheckedReply(client_.Command(argv), "HSET");
   }
 
   Status FinishDone(const AttemptEnd& end) override {
-    return Finish("done", end, AttemptMetrics::End::kDone, DeadReason::kPermanent, "", 0);
+    return Finish(FinishMode::kDone, end, DeadReason::kPermanent, "", 0);
   }
   Status FinishRetry(const AttemptEnd& end, const std::string& next_raw, UnixMillis due) override {
-    return Finish("retry", end, AttemptMetrics::End::kRetry, DeadReason::kPermanent, next_raw, due);
+    return Finish(FinishMode::kRetry, end, DeadReason::kPermanent, next_raw, due);
   }
   Status FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) override {
-    return Finish("dead", end, AttemptMetrics::End::kFailed, reason, raw, 0);
+    return Finish(FinishMode::kDead, end, reason, raw, 0);
   }
   Status FinishDuplicate(const AttemptEnd& end) override {
-    return Finish("duplicate", end, AttemptMetrics::End::kDuplicate, DeadReason::kPermanent, "", 0);
+    return Finish(FinishMode::kDuplicate, end, DeadReason::kPermanent, "", 0);
   }
   Status Defer(const Delivery& delivery, UnixMillis due) override {
     AttemptEnd end;
     end.delivery_id = delivery.id;
-    return Finish("defer", end, AttemptMetrics::End::kDone, DeadReason::kPermanent, delivery.raw,
-                  due);
+    return Finish(FinishMode::kDefer, end, DeadReason::kPermanent, delivery.raw, due);
   }
 
   Result<int> MoveDue(int max) override {
     Result<ReplyPtr> r = client_.Eval(MoveDueScript(), {keys_.delayed(), keys_.stream()},
                                       {std::to_string(NowUnixMillis()), std::to_string(max)});
-    if (Status s = Checked(r, "move due"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "move due"); !s.ok()) return s;
     return static_cast<int>(ReplyInteger(r->get()));
   }
 
@@ -222,8 +288,7 @@ class RedisQueueSession : public QueueSession {
     });
     if (!r.ok()) return r.status();
     for (const ReplyPtr& reply : *r) {
-      std::string err = ReplyError(reply.get());
-      if (!err.empty()) return Status::Internal("heartbeat: " + err);
+      if (Status s = ReplyErrorStatus("heartbeat", ReplyError(reply.get())); !s.ok()) return s;
     }
     return Status::Ok();
   }
@@ -285,7 +350,7 @@ class RedisQueueSession : public QueueSession {
   Result<std::int64_t> Trim(Millis retention) override {
     Result<ReplyPtr> r =
         client_.Eval(TrimScript(), {keys_.stream()}, {std::to_string(retention.count())});
-    if (Status s = Checked(r, "trim"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "trim"); !s.ok()) return s;
     return static_cast<std::int64_t>(ReplyInteger(r->get()));
   }
 
@@ -301,17 +366,36 @@ class RedisQueueSession : public QueueSession {
   }
 
   static Result<Lease> LeaseFrom(const Result<ReplyPtr>& r) {
-    if (Status s = Checked(r, "lease"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "lease"); !s.ok()) return s;
     const redisReply* reply = r->get();
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
       return Status::Internal("lease: unexpected reply");
     }
     Lease lease;
-    long long state = ReplyInteger(reply->element[0]);
-    lease.state = state == 0   ? LeaseState::kAcquired
-                  : state == 1 ? LeaseState::kAlreadyDone
-                               : LeaseState::kBusy;
+    switch (ReplyInteger(reply->element[0], -1)) {
+      case 0:
+        lease.state = LeaseState::kAcquired;
+        break;
+      case 1:
+        lease.state = LeaseState::kAlreadyDone;
+        break;
+      case 2:
+        lease.state = LeaseState::kBusy;
+        break;
+      case 3:
+        lease.state = LeaseState::kFinished;
+        break;
+      case 4:
+        lease.state = LeaseState::kPoison;
+        break;
+      case 5:
+        lease.state = LeaseState::kRunningElsewhere;
+        break;
+      default:
+        return Status::Internal("lease: unexpected reply");
+    }
     lease.remaining = Millis(std::max(0LL, ReplyInteger(reply->element[1])));
+    lease.starts = ReplyInteger(reply->element[2]);
     return lease;
   }
 
@@ -343,16 +427,15 @@ class RedisQueueSession : public QueueSession {
     return c;
   }
 
-  Status Finish(const char* mode, const AttemptEnd& end, AttemptMetrics::End metric_end,
-                DeadReason reason, const std::string& raw, UnixMillis due) {
-    const std::string m = mode;
+  Status Finish(FinishMode m, const AttemptEnd& end, DeadReason reason, const std::string& raw,
+                UnixMillis due) {
     const UnixMillis now = NowUnixMillis();
     std::vector<std::string> hash, incr, dead;
-    if (!end.event_id.empty() && m != "defer") {
-      const char* status = m == "done"        ? "done"
-                           : m == "retry"     ? "retrying"
-                           : m == "duplicate" ? "duplicate"
-                                              : "failed";
+    if (!end.event_id.empty() && m != FinishMode::kDefer) {
+      const char* status = m == FinishMode::kDone        ? "done"
+                           : m == FinishMode::kRetry     ? "retrying"
+                           : m == FinishMode::kDuplicate ? "duplicate"
+                                                         : "failed";
       hash = {"status",          status,
               "event_type",      end.event_type,
               "idempotency_key", end.idempotency_key,
@@ -363,21 +446,26 @@ class RedisQueueSession : public QueueSession {
         hash.insert(hash.end(), {"attempts", std::to_string(end.attempt)});
       }
       if (end.ran) hash.insert(hash.end(), {"duration_ms", std::to_string(end.duration.count())});
-      if (m == "retry") {
+      if (m == FinishMode::kRetry) {
         hash.insert(hash.end(), {"next_attempt_at", FormatRfc3339Millis(due)});
       } else {
         hash.insert(hash.end(), {"finished_at", FormatRfc3339Millis(now)});
       }
-      if (m == "retry" || m == "dead") {
+      if (m == FinishMode::kRetry || m == FinishMode::kDead) {
         hash.insert(hash.end(), {"error", Bounded(end.error), "category",
                                  std::string(CategoryName(end.category))});
       }
-      if (m == "dead") hash.insert(hash.end(), {"reason", std::string(DeadReasonName(reason))});
+      if (m == FinishMode::kDead) {
+        hash.insert(hash.end(), {"reason", std::string(DeadReasonName(reason))});
+      }
     }
-    if (m != "defer") {
+    if (m != FinishMode::kDefer) {
       AttemptMetrics am;
       am.event_type = end.event_type;
-      am.end = metric_end;
+      am.end = m == FinishMode::kDone        ? AttemptMetrics::End::kDone
+               : m == FinishMode::kRetry     ? AttemptMetrics::End::kRetry
+               : m == FinishMode::kDuplicate ? AttemptMetrics::End::kDuplicate
+                                             : AttemptMetrics::End::kFailed;
       am.ran = end.ran;
       am.duration = end.duration;
       am.category = end.category;
@@ -389,7 +477,7 @@ class RedisQueueSession : public QueueSession {
         incr.push_back(std::to_string(amount));
       }
     }
-    if (m == "dead") {
+    if (m == FinishMode::kDead) {
       dead = {"event",     raw,
               "reason",    std::string(DeadReasonName(reason)),
               "error",     Bounded(end.error),
@@ -401,12 +489,13 @@ class RedisQueueSession : public QueueSession {
     }
     std::vector<std::string> args = {options_.group,
                                      end.delivery_id,
-                                     m,
+                                     ModeName(m),
                                      end.lease_owner,
                                      std::to_string(options_.idempotency_ttl.count()),
                                      std::to_string(kMetricsTtlSeconds),
                                      std::to_string(due),
-                                     raw};
+                                     raw,
+                                     std::to_string(kDeliveryKeyTtlMs)};
     for (const auto* list : {&hash, &incr, &dead}) {
       args.push_back(std::to_string(list->size() / 2));
       args.insert(args.end(), list->begin(), list->end());
@@ -416,14 +505,19 @@ class RedisQueueSession : public QueueSession {
                                      keys_.idem(end.idempotency_key),
                                      keys_.metrics(MetricsMinute(now)),
                                      keys_.delayed(),
-                                     keys_.dlq()};
-    return Checked(client_.Eval(FinishScript(), keys, args), std::string("finish ") + mode);
+                                     keys_.dlq(),
+                                     keys_.fin(end.delivery_id),
+                                     keys_.run(end.delivery_id)};
+    return CheckedReply(client_.Eval(FinishScript(), keys, args),
+                        std::string("finish ") + ModeName(m));
   }
 
   const RedisQueueOptions& options_;
   const std::string& consumer_;
   QueueKeys keys_;
   RedisClient client_;
+  HeldDeliveries& held_;
+  std::vector<std::string> mine_;  // what this session holds in held_
   std::string claim_cursor_ = "0-0";
 };
 
@@ -433,7 +527,7 @@ class RedisQueue : public Queue {
     consumer_ = options_.consumer.empty() ? DefaultConsumerName() : options_.consumer;
   }
   std::unique_ptr<QueueSession> OpenSession() override {
-    return std::make_unique<RedisQueueSession>(options_, consumer_);
+    return std::make_unique<RedisQueueSession>(options_, consumer_, held_);
   }
   const std::string& consumer() const override { return consumer_; }
   std::string Describe() const override {
@@ -451,6 +545,7 @@ class RedisQueue : public Queue {
  private:
   RedisQueueOptions options_;
   std::string consumer_;
+  HeldDeliveries held_;
 };
 
 Status ValidateName(const std::string& option, const std::string& value, bool may_be_empty) {

@@ -4,43 +4,94 @@
 
 namespace evt::redis_scripts {
 
+// Every script that writes starts with a `#!lua` shebang. Declaring flags (even none)
+// takes a script out of Redis's compatibility mode: when memory is full (maxmemory under a
+// noeviction policy) Redis refuses the whole script with -OOM before it runs, instead of
+// failing it at its first write, and the caller sees Unavailable. Scripts that only free
+// memory say `allow-oom`. A script does not roll back when a command in it fails, so each
+// checks what could fail (key types, counters) before its first write.
+
 // The idempotency lease, and with it (StartAttempt) the `running` status.
-// KEYS[1] idem key, KEYS[2] ev:<id> (only with status fields). ARGV[1] owner, ARGV[2]
-// lease ttl ms, ARGV[3..] field, value pairs for the status hash, written only when the
-// lease is acquired. Returns {state, pttl}: 0 acquired, 1 already done, 2 busy (pttl =
-// what is left of it).
-inline constexpr const char* kTakeLease = R"lua(
-local v = redis.call('GET', KEYS[1])
-local mine = 'running ' .. ARGV[1]
-if (not v) or v == mine then
-  redis.call('SET', KEYS[1], mine, 'PX', ARGV[2])
-  if #ARGV > 2 then redis.call('HSET', KEYS[2], unpack(ARGV, 3)) end
-  return {0, 0}
+// TakeLease: KEYS[1] idem key. ARGV[1] owner, ARGV[2] lease ttl ms.
+// StartAttempt adds KEYS[2] ev:<id>, KEYS[3] fin:<entry id>, KEYS[4] run:<entry id>,
+// KEYS[5] stream; ARGV[3] group, ARGV[4] entry id, ARGV[5] max starts (0: no limit),
+// ARGV[6] ttl ms of the start count, ARGV[7..] field, value pairs for the status hash.
+// Returns {state, pttl, starts}: 0 acquired (starts: with this one), 1 already done,
+// 2 busy (pttl = what is left of the other lease), 3 this delivery was committed already
+// (now acknowledged), 4 poison (started `max starts` times; the lease is not taken),
+// 5 busy, and its holder runs this very entry (its owner ends with " <entry id>").
+inline constexpr const char* kTakeLease = R"lua(#!lua
+local attempt = #KEYS == 5
+local function wrong(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want .. '; nothing was written'
+  end
 end
-if v == 'done' then return {1, 0} end
-return {2, redis.call('PTTL', KEYS[1])}
+local bad = wrong(KEYS[1], 'string')
+if attempt then
+  bad = bad or wrong(KEYS[2], 'hash') or wrong(KEYS[4], 'string') or wrong(KEYS[5], 'stream')
+end
+if bad then return redis.error_reply(bad) end
+if attempt and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('XACK', KEYS[5], ARGV[3], ARGV[4])
+  return {3, 0, 0}
+end
+local v = redis.call('GET', KEYS[1])
+if v == 'done' then return {1, 0, 0} end
+local mine = 'running ' .. ARGV[1]
+if v and v ~= mine then
+  -- Owners are "<consumer> <entry id>": is the holder running this very entry?
+  local same = attempt and string.sub(v, -(#ARGV[4] + 1)) == ' ' .. ARGV[4]
+  return {same and 5 or 2, redis.call('PTTL', KEYS[1]), 0}
+end
+local starts = 0
+if attempt then
+  local n = redis.call('GET', KEYS[4]) or '0'
+  if not string.match(n, '^%d+$') then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[4] .. ' is not a count; nothing was written')
+  end
+  starts = tonumber(n)
+  local max = tonumber(ARGV[5])
+  if max > 0 and starts >= max then return {4, 0, starts} end
+end
+redis.call('SET', KEYS[1], mine, 'PX', ARGV[2])
+if attempt then
+  starts = redis.call('INCR', KEYS[4])
+  redis.call('PEXPIRE', KEYS[4], ARGV[6])
+  if #ARGV > 6 then redis.call('HSET', KEYS[2], unpack(ARGV, 7)) end
+end
+return {0, 0, starts}
 )lua";
 
-// Releases a lease if the owner still holds it.
+// Releases a lease if the owner still holds it. Only frees memory: runs under OOM too.
 // KEYS[1] idem key. ARGV[1] owner.
-inline constexpr const char* kReleaseLease = R"lua(
+inline constexpr const char* kReleaseLease = R"lua(#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) == 'running ' .. ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 )lua";
 
-// Ends an attempt, atomically. Does nothing (returns 0) when the entry is no longer
-// pending, so a repeat after a lost reply is harmless; returns 1 otherwise.
-// KEYS: 1 stream, 2 ev:<id>, 3 idem:<key>, 4 m:<minute>, 5 delayed, 6 dlq
+// Ends an attempt, atomically: every write or none. First it checks the type of every key
+// it will write (and that the metric counters are numbers): a wrong one is an error reply
+// (WRONGTYPE ...) with nothing written and the entry still pending. Then, when the
+// delivery's commit marker exists (a repeat after a lost reply, or a delivery handed out
+// again by a re-created group), it only acknowledges the entry and returns 0. Otherwise it
+// writes the outcome, the marker (and drops the start count), and acknowledges LAST,
+// returning 1. The outcome is written even when XACK has nothing to acknowledge (the
+// group was deleted or re-created). A deferral is no outcome and writes no marker: the
+// consumer that holds the lease still records its own (a repeated deferral only moves
+// the same member of the delayed set).
+// KEYS: 1 stream, 2 ev:<id>, 3 idem:<key>, 4 m:<minute>, 5 delayed, 6 dlq,
+//       7 fin:<entry id>, 8 run:<entry id>
 // ARGV: 1 group, 2 entry id, 3 mode (done|retry|dead|duplicate|defer), 4 lease owner
 //       ("" = no lease), 5 idempotency ttl ms, 6 metrics ttl s, 7 due ms, 8 raw event,
-//       then three counted lists: n, n field/value pairs for HSET ev;
+//       9 marker ttl ms, then three counted lists: n, n field/value pairs for HSET ev;
 //       n, n field/amount pairs for HINCRBY m; n, n field/value pairs for XADD dlq.
-inline constexpr const char* kFinish = R"lua(
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+inline constexpr const char* kFinish = R"lua(#!lua
 local mode = ARGV[3]
-local i = 9
+local i = 10
 local function list()
   local n = tonumber(ARGV[i])
   local out = {}
@@ -51,6 +102,35 @@ end
 local hash = list()
 local incr = list()
 local dead = list()
+local release = (mode == 'retry' or mode == 'dead') and ARGV[4] ~= ''
+local function wrong(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want
+  end
+end
+local bad = wrong(KEYS[1], 'stream')
+if not bad and #hash > 0 then bad = wrong(KEYS[2], 'hash') end
+if not bad and #incr > 0 then bad = wrong(KEYS[4], 'hash') end
+if not bad and release then bad = wrong(KEYS[3], 'string') end
+if not bad and (mode == 'retry' or mode == 'defer') then bad = wrong(KEYS[5], 'zset') end
+if not bad and mode == 'dead' then bad = wrong(KEYS[6], 'stream') end
+if not bad and #incr > 0 then
+  local fields = {}
+  for j = 1, #incr, 2 do fields[#fields + 1] = incr[j] end
+  local now = redis.call('HMGET', KEYS[4], unpack(fields))
+  for j = 1, #fields do
+    if now[j] and not string.match(now[j], '^%-?%d+$') then
+      bad = 'WRONGTYPE ' .. KEYS[4] .. ' field ' .. fields[j] .. ' is not a number'
+      break
+    end
+  end
+end
+if bad then return redis.error_reply(bad .. '; nothing was written') end
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+  return 0
+end
 if #hash > 0 then
   redis.call('HSET', KEYS[2], unpack(hash))
   if mode == 'done' or mode == 'dead' or mode == 'duplicate' then
@@ -68,16 +148,22 @@ elseif mode == 'retry' or mode == 'defer' then
 elseif mode == 'dead' then
   redis.call('XADD', KEYS[6], '*', unpack(dead))
 end
-if (mode == 'retry' or mode == 'dead') and ARGV[4] ~= '' then
-  if redis.call('GET', KEYS[3]) == 'running ' .. ARGV[4] then redis.call('DEL', KEYS[3]) end
+if release and redis.call('GET', KEYS[3]) == 'running ' .. ARGV[4] then
+  redis.call('DEL', KEYS[3])
 end
+if mode ~= 'defer' then
+  redis.call('SET', KEYS[7], mode, 'PX', ARGV[9])
+  redis.call('DEL', KEYS[8])
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua";
 
 // Moves due events from the delayed set into the stream: XADD and ZREM in one script, so
-// workers running it at once move each event exactly once.
+// workers running it at once move each event exactly once. A wrong key type fails at the
+// first XADD, before anything is written.
 // KEYS[1] delayed, KEYS[2] stream. ARGV[1] now ms, ARGV[2] max. Returns how many moved.
-inline constexpr const char* kMoveDue = R"lua(
+inline constexpr const char* kMoveDue = R"lua(#!lua
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, m in ipairs(due) do
   redis.call('XADD', KEYS[2], '*', 'event', m)
@@ -87,9 +173,9 @@ return #due
 )lua";
 
 // Trims the stream below the oldest entry some group still needs, and never above
-// now - retention (Redis server time).
+// now - retention (Redis server time). Only frees memory: runs under OOM too.
 // KEYS[1] stream. ARGV[1] retention ms. Returns the number of entries removed.
-inline constexpr const char* kTrim = R"lua(
+inline constexpr const char* kTrim = R"lua(#!lua flags=allow-oom
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local t = redis.call('TIME')
 local floor_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[1])

@@ -201,7 +201,10 @@ Status RedisClient::Retrying(const std::function<Status()>& attempt,
     if (!reported_down_) {
       reported_down_ = true;
       if (g_clients_down++ == 0) {
-        Log(LogLevel::kWarn, "redis unreachable, retrying with backoff",
+        // Still connected: Redis answered, but refuses for now (out of memory, loading).
+        Log(LogLevel::kWarn,
+            connected() ? "redis refuses the command for now, retrying with backoff"
+                        : "redis unreachable, retrying with backoff",
             {{"broker", options_.broker.redacted}, {"error", s.message()}});
       }
     }
@@ -219,6 +222,27 @@ Status RedisClient::Retrying(const std::function<Status()>& attempt,
 std::string ReplyError(const redisReply* r) {
   if (r == nullptr || r->type != REDIS_REPLY_ERROR) return {};
   return std::string(r->str, r->len);
+}
+
+Status ReplyErrorStatus(const std::string& what, const std::string& err) {
+  if (err.empty()) return Status::Ok();
+  const std::string code = err.substr(0, err.find(' '));
+  std::string msg = what + ": " + err;
+  for (const char* later :
+       {"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "OOM"}) {
+    if (code == later) return Status::Unavailable(std::move(msg));
+  }
+  if (code == "NOGROUP") return Status::NotFound(std::move(msg));
+  for (const char* refused : {"NOAUTH", "WRONGPASS", "NOPERM", "WRONGTYPE"}) {
+    if (code == refused) return Status::Config(std::move(msg));
+  }
+  if (err.rfind("ERR unknown command", 0) == 0) return Status::Config(std::move(msg));
+  return Status::Internal(std::move(msg));
+}
+
+Status CheckedReply(const Result<ReplyPtr>& reply, const std::string& what) {
+  if (!reply.ok()) return reply.status();
+  return ReplyErrorStatus(what, ReplyError(reply->get()));
 }
 
 std::string ReplyString(const redisReply* r) {

@@ -90,6 +90,22 @@ class RedisClient {
 
 // The message of a reply of type ERROR, or empty when `r` is not an error.
 std::string ReplyError(const redisReply* r);
+
+// What an error reply of Redis means for the caller: the one classification of every
+// module that talks to Redis. OK when `err` is empty; otherwise a Status whose message is
+// "<what>: <err>":
+//   Unavailable  the server will take it later: it is loading its data, busy with a
+//                script, failing over, read-only, or refusing writes (OOM: maxmemory
+//                reached under a noeviction policy; the command did nothing). Wait with
+//                backoff (RedisClient::Retrying), run nothing, count nothing.
+//   NotFound     NOGROUP: the consumer group (or its stream) is gone.
+//   Config       it refuses for good until someone acts: credentials or ACL (NOAUTH,
+//                WRONGPASS, NOPERM), a key of the wrong type (WRONGTYPE), a command this
+//                server does not know (too old).
+//   Internal     anything else, e.g. an error inside one of our scripts: a bug.
+Status ReplyErrorStatus(const std::string& what, const std::string& err);
+// The status of a command: its transport status, or ReplyErrorStatus of its reply.
+Status CheckedReply(const Result<ReplyPtr>& reply, const std::string& what);
 // A reply's string (STRING/STATUS/ERROR), or "" otherwise.
 std::string ReplyString(const redisReply* r);
 // A reply's integer (INTEGER, or a STRING of digits), or `fallback`.

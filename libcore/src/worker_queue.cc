@@ -94,6 +94,7 @@ class QueueWorker {
   std::atomic<int> in_flight_{0};
   std::atomic<int> threads_left_{0};
   std::atomic<std::int64_t> next_claim_ms_{0};
+  std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged
   std::mutex mu_;
   Status fatal_;
 
@@ -127,7 +128,8 @@ class QueueWorker {
 void QueueWorker::Fatal(const Status& s) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (fatal_.ok()) fatal_ = s;
+    if (!fatal_.ok()) return;  // said once, by the first thread that found it
+    fatal_ = s;
   }
   Log(LogLevel::kError, s.message(), {{"consumer", consumer_}});
   WakeUp();
@@ -216,7 +218,16 @@ void QueueWorker::HandlerThread(int index) {
       }
     }
     if (s.kind() == Status::Kind::kNotFound) {  // the group (or stream) was deleted
-      Log(LogLevel::kWarn, "consumer group missing; creating it again", {{"error", s.message()}});
+      // Every thread finds it gone at about the same time: one says so. Outcomes of
+      // entries already received are still recorded (their commit needs no group).
+      std::int64_t now = SteadyMillis(), last = group_logged_ms_.load();
+      if (now - last >= 10000 && group_logged_ms_.compare_exchange_strong(last, now)) {
+        Log(LogLevel::kWarn,
+            "consumer group was deleted (XGROUP DESTROY, or the stream removed); creating it "
+            "again from the start of the stream: entries with a recorded outcome are "
+            "acknowledged, not run",
+            {{"consumer", consumer_}, {"error", s.message()}});
+      }
       need_group = true;
       std::lock_guard<std::mutex> lock(own_mu_);
       scan_needed_ = true;
@@ -549,25 +560,15 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   Result<UnixMillis> occurred = ParseRfc3339(ev.occurred_at());
   end.occurred_at = occurred.ok() ? *occurred : -1;
 
-  if (d.deliveries > static_cast<std::int64_t>(options_.retry.max_retries) + 1) {
-    end.category = Category::kCrash;
-    end.error = "delivered " + std::to_string(d.deliveries) +
-                " times without an outcome (its workers died or were stopped)";
-    LogEvent(LogLevel::kError, "dead letter",
-             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
-             {{"reason", "poison"}, {"category", "crash"}, {"error", end.error}});
-    Commit(session, end, "failed",
-           [&] { return session.FinishDead(end, DeadReason::kPoison, d.raw); });
-    ++stats_.failed;
-    return;
-  }
-
   end.lease_owner = consumer_ + " " + d.id;
   Lease lease;
+  // Only a handler that started counts towards poison: a refused lease (Redis out of
+  // memory) is Unavailable, waited out here, and counts nothing.
+  const int max_starts = options_.retry.max_retries + 1;
   Status s = session.WithRetry(
       [&] {
         if (Status w = WaitForKey(end.idempotency_key); !w.ok()) return w;
-        Result<Lease> r = session.StartAttempt(end, options_.lease_ttl);
+        Result<Lease> r = session.StartAttempt(end, options_.lease_ttl, max_starts);
         if (r.ok()) lease = *r;
         return r.ok() ? Status::Ok() : r.status();
       },
@@ -577,6 +578,31 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
     ++stats_.abandoned;
     Log(LogLevel::kWarn, "left pending: could not take the idempotency lease",
         {{"event_id", end.event_id}, {"consumer", consumer_}, {"error", s.message()}});
+    return;
+  }
+  if (lease.state == LeaseState::kFinished) {
+    // One line per entry of the history a re-created group hands out again: debug only.
+    Log(LogLevel::kDebug,
+        "outcome already recorded (handed out again by a re-created group): acknowledged, not run",
+        {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
+    return;
+  }
+  if (lease.state == LeaseState::kRunningElsewhere) {
+    // A copy (Defer) would run it twice; its holder's commit acknowledges this delivery.
+    Log(LogLevel::kDebug, "another consumer runs this entry; left pending for it",
+        {{"event_id", end.event_id}, {"stream_id", d.id}, {"consumer", consumer_}});
+    return;
+  }
+  if (lease.state == LeaseState::kPoison) {
+    end.category = Category::kCrash;
+    end.error = "its handler started " + std::to_string(lease.starts) +
+                " times without an outcome (its workers died or were stopped)";
+    LogEvent(LogLevel::kError, "dead letter",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"reason", "poison"}, {"category", "crash"}, {"error", end.error}});
+    Commit(session, end, "failed",
+           [&] { return session.FinishDead(end, DeadReason::kPoison, d.raw); });
+    ++stats_.failed;
     return;
   }
   if (lease.state == LeaseState::kAlreadyDone) {
@@ -628,6 +654,11 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   end.category = r.category;
   end.error = r.error;
 
+  if (r.fatal) {
+    // The handler kind cannot go on (a co-process that dies at start-up again and again):
+    // stop the worker rather than fail every event; this one stays pending.
+    Fatal(Status::Unavailable("handler: " + r.error));
+  }
   if (r.interrupted) {
     ++stats_.abandoned;
     LogEvent(LogLevel::kWarn, "attempt interrupted by shutdown; left pending for another worker",
@@ -654,7 +685,8 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
             {"category", CategoryName(r.category)},
             {"error", r.error}});
   if (retry) {
-    Millis delay = BackoffDelay(options_.retry, end.attempt - 1, rng);
+    // A handler's Retry-After is a floor under the backoff, never a way round it.
+    Millis delay = std::max(BackoffDelay(options_.retry, end.attempt - 1, rng), r.retry_after);
     Event next = ev;
     next.set_retry_count(ev.retry_count() + 1);
     const std::string next_raw = Serialize(next);

@@ -109,12 +109,13 @@ expect_eq "exit 0" 0 "$rc"
 expect_eq "entry left pending" 1 "$(pending grace)"
 expect_eq "lease released" 0 "$(redis_cli EXISTS 'evt:{grace}:idem:long1')"
 
-# --- Poison: an entry delivered more than max_retries + 1 times goes to the DLQ unrun. ---
+# --- Poison: an entry whose handler started max_retries + 1 times without an outcome (its
+# workers died) goes to the DLQ unrun. Only handler starts count (evt:{q}:run:<id>), not
+# deliveries: a lease Redis refused is no start. ---
 redis_cli XGROUP CREATE 'evt:{poison}:stream' workers 0 MKSTREAM > /dev/null
 id=$(xadd poison "$(event p1 p1 ok)")
 redis_cli XREADGROUP GROUP workers ghost COUNT 1 STREAMS 'evt:{poison}:stream' '>' > /dev/null
-redis_cli XCLAIM 'evt:{poison}:stream' workers ghost 0 "$id" > /dev/null
-redis_cli XCLAIM 'evt:{poison}:stream' workers ghost 0 "$id" > /dev/null
+redis_cli SET "evt:{poison}:run:$id" 2 > /dev/null  # the ghost's two starts
 "${W[@]}" --queue poison --max-retries 1 --claim-after 200ms -- "$HANDLERS/scripted.sh" \
   2> "$TMP/poison.log" &
 worker=$!

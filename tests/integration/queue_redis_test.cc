@@ -108,7 +108,7 @@ TEST_CASE("FinishDone acks, records done, the done key and metrics; a repeat cha
   Delivery d = ReceiveAll(*s).at(0);
   AttemptEnd end = EndFor(d, "e1", "k1", "c1 " + d.id);
   // StartAttempt: the lease and the running status in one call.
-  REQUIRE(s->StartAttempt(end, Millis(60000))->state == LeaseState::kAcquired);
+  REQUIRE(s->StartAttempt(end, Millis(60000), 6)->state == LeaseState::kAcquired);
   CHECK(f.Str({"GET", "evt:{q1}:idem:k1"}) == "running c1 " + d.id);
   auto running = f.Hash("evt:{q1}:ev:e1");
   CHECK(running["status"] == "running");
@@ -116,7 +116,7 @@ TEST_CASE("FinishDone acks, records done, the done key and metrics; a repeat cha
   CHECK(running["consumer"] == "c1");
   CHECK(ParseRfc3339(running["started_at"]).ok());
   AttemptEnd other = EndFor(d, "e9", "k1", "c2 9-0");
-  CHECK(s->StartAttempt(other, Millis(60000))->state == LeaseState::kBusy);
+  CHECK(s->StartAttempt(other, Millis(60000), 6)->state == LeaseState::kBusy);
   CHECK(f.Int({"EXISTS", "evt:{q1}:ev:e9"}) == 0);  // not running: nothing recorded
   REQUIRE(s->MarkRunning(end).ok());
   REQUIRE(s->FinishDone(end).ok());

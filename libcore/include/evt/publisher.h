@@ -38,8 +38,9 @@ class EventPublisher {
   // durably accepted (always set, also on failure): those events are queued, the others
   // are not (or not known to be). OK means all were accepted. Retries through an outage
   // for up to PublisherOptions::outage_patience without progress (or until a stop signal),
-  // then returns Unavailable. TryAgain when the broker refuses for now (e.g. out of
-  // memory); Config when it refuses for good (credentials, a key of the wrong type).
+  // then returns Unavailable; a broker that refuses writes for now (out of memory) is
+  // waited out the same way. Config when it refuses for good (credentials, a key of the
+  // wrong type).
   virtual Status Publish(const std::vector<Publication>& batch, std::size_t* accepted) = 0;
 
   // The queue's backlog: entries not yet delivered to the consumer group plus entries

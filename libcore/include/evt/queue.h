@@ -7,9 +7,11 @@
 // (queue_redis.h); nothing here names a Redis type, so an embedded SQLite file can
 // implement it later.
 //
-// Errors: every call returns Unavailable when the store cannot be reached (the session
-// reconnects on its next call; see WithRetry), NotFound from Receive when the consumer
-// group is gone (call EnsureGroup), and Internal for a reply that makes no sense.
+// Errors: every call returns Unavailable when the store cannot be reached or refuses
+// writes for now (out of memory); the session reconnects on its next call, see WithRetry.
+// NotFound from Receive when the consumer group is gone (call EnsureGroup), Config when
+// the store refuses for good (a key of the wrong type, credentials), and Internal for a
+// reply that makes no sense.
 #pragma once
 
 #include <cstdint>
@@ -35,15 +37,28 @@ struct Delivery {
   std::int64_t deliveries = 1;  // times it has been handed out, this time included
 };
 
-// The idempotency lease of an event's key.
+// The idempotency lease of an event's key, and what StartAttempt found out about the
+// delivery before taking it.
 enum class LeaseState {
-  kAcquired,     // it is ours (new, expired, or already held by the same owner)
-  kAlreadyDone,  // the key has a `done` record: record a duplicate, run nothing
-  kBusy,         // another live owner holds it: try later (Defer)
+  kAcquired,          // it is ours (new, expired, or already held by the same owner)
+  kAlreadyDone,       // the key has a `done` record: record a duplicate, run nothing
+  kBusy,              // another live owner holds it: try later (Defer)
+  kFinished,          // StartAttempt only: this delivery's outcome was already committed (the
+                      // group was re-created and handed it out again); it is now acknowledged:
+                      // run nothing, record nothing
+  kRunningElsewhere,  // StartAttempt only: the lease holder runs this very entry (it was
+                      // handed out twice: claimed while its commit waited, or a re-created
+                      // group): leave it pending, run nothing; the holder's commit
+                      // acknowledges it, or a later claim runs it if the holder died
+  kPoison,            // StartAttempt only: a handler already started `max_starts` times for
+                      // this delivery without an outcome; the lease was not taken: dead-letter
+                      // it as poison (FinishDead), run nothing
 };
 struct Lease {
   LeaseState state = LeaseState::kAcquired;
-  Millis remaining{0};  // kBusy: how long the other owner's lease still lives
+  Millis remaining{0};      // kBusy: how long the other owner's lease still lives
+  std::int64_t starts = 0;  // StartAttempt: handler starts of this delivery so far (with
+                            // this one when kAcquired); 0 when the store does not count
 };
 
 // What ended an attempt, for the status record, the metrics and a dead letter.
@@ -91,7 +106,9 @@ class QueueSession {
   virtual Status Receive(int max, Millis block, std::vector<Delivery>* out) = 0;
 
   // Takes over entries pending for another consumer for longer than `min_idle`, at most
-  // `max`; their `deliveries` count this delivery. Appends to *out.
+  // `max`; their `deliveries` count this delivery. Never one that another session of the
+  // same Queue handed out and is still on (until that session's next Receive or Claim).
+  // Appends to *out.
   virtual Status Claim(Millis min_idle, int max, std::vector<Delivery>* out) = 0;
 
   // Entries already handed to THIS consumer name and not yet ended (left by an earlier run
@@ -113,9 +130,13 @@ class QueueSession {
   // Records that attempt `end.attempt` of the event started (status `running`).
   virtual Status MarkRunning(const AttemptEnd& end) = 0;
 
-  // TakeLease(attempt.idempotency_key, attempt.lease_owner, ttl) and, when acquired,
-  // MarkRunning(attempt): in one round trip where the store allows it.
-  virtual Result<Lease> StartAttempt(const AttemptEnd& attempt, Millis ttl) {
+  // Starts attempt `attempt` of delivery `attempt.delivery_id`: TakeLease(
+  // attempt.idempotency_key, attempt.lease_owner, ttl) and, when acquired,
+  // MarkRunning(attempt), in one round trip where the store allows it. Before that, where
+  // the store keeps them: kFinished when the delivery was already committed, kPoison when
+  // it was started `max_starts` times already (max_starts <= 0: no limit). Only an
+  // acquired lease counts a start: a refused or failed call (Unavailable) counts nothing.
+  virtual Result<Lease> StartAttempt(const AttemptEnd& attempt, Millis ttl, int /*max_starts*/) {
     Result<Lease> lease = TakeLease(attempt.idempotency_key, attempt.lease_owner, ttl);
     if (!lease.ok() || lease->state != LeaseState::kAcquired) return lease;
     if (Status s = MarkRunning(attempt); !s.ok()) return s;
@@ -123,9 +144,12 @@ class QueueSession {
   }
 
   // The attempt-ending calls. Each is atomic: it acknowledges the delivery and writes the
-  // status record and the metrics together with its own effect, or does nothing at all.
-  // Each is safe to repeat after an unknown result (Unavailable mid-call): once a delivery
-  // is acknowledged, a repeated call changes nothing and returns OK.
+  // status record and the metrics together with its own effect, or does nothing at all
+  // (then the delivery stays pending: Unavailable when the store refuses writes for now,
+  // Config when a key is of the wrong type). Each is safe to repeat after an unknown
+  // result (Unavailable mid-call): once a delivery's outcome is committed, a repeated call
+  // only acknowledges it and returns OK. The outcome is written even when there is
+  // nothing left to acknowledge (the consumer group was deleted and re-created).
   //   FinishDone: writes the `done` record of the key (which also ends the lease).
   virtual Status FinishDone(const AttemptEnd& end) = 0;
   //   FinishRetry: schedules `next_raw` (the event with retry_count raised) for `due`,

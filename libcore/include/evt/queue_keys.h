@@ -25,6 +25,11 @@ class QueueKeys {
   std::string worker(const std::string& consumer) const { return base_ + "worker:" + consumer; }
   std::string idem(const std::string& key) const { return base_ + "idem:" + key; }
   std::string ev(const std::string& event_id) const { return base_ + "ev:" + event_id; }
+  // Commit marker of one delivery (string, TTL a day): its outcome is written, so a
+  // repeated attempt-ending script only acknowledges it.
+  std::string fin(const std::string& stream_id) const { return base_ + "fin:" + stream_id; }
+  // Handler starts of one delivery (string counter, TTL a day): the poison rule.
+  std::string run(const std::string& stream_id) const { return base_ + "run:" + stream_id; }
   // Metrics hash of the minute `unix_minute` (= unix ms / 60000).
   std::string metrics(std::int64_t unix_minute) const {
     return base_ + "m:" + std::to_string(unix_minute);

@@ -4,10 +4,13 @@
 // group, `delayed` (retries and deferred events, scored by due ms, member = event JSON),
 // `dlq`, `idem:<key>` (value "running <owner>" with a TTL, or "done" with
 // --idempotency-ttl), `ev:<event_id>` (status hash), `m:<minute>` (metrics.h), `workers` and
-// `worker:<consumer>` (heartbeats). `<ns>:queues` is written by EnsureGroup, outside any
-// transaction. Every attempt-ending call is one Lua script that starts with XACK and does
-// nothing more when the entry was already acknowledged, so repeating it after a lost
-// reply is harmless.
+// `worker:<consumer>` (heartbeats), `fin:<entry id>` (a delivery's commit marker) and
+// `run:<entry id>` (its handler starts), both with a TTL of a day. `<ns>:queues` is written
+// by EnsureGroup, outside any transaction. Every attempt-ending call is one Lua script that
+// checks its keys first, writes the outcome and the commit marker, and acknowledges last;
+// when the marker exists it only acknowledges, so repeating it after a lost reply (or
+// after the group was re-created) is harmless. Under maxmemory the scripts are refused
+// whole (Unavailable), never half-applied.
 #pragma once
 
 #include <memory>

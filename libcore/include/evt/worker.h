@@ -110,9 +110,10 @@ struct QueueWorkerStats {
 // (fdatasync), and end the attempt with one atomic Finish* call. One more thread moves due
 // retries, heartbeats, renews held leases and trims history.
 // Rules (DESIGN.md, "Delivery semantics"):
-//  - done key → FinishDuplicate, nothing runs; busy lease → Defer; an entry delivered more
-//    than max_retries + 1 times → dead letter `poison`; an invalid entry → dead letter
-//    `invalid` (a newer schema_version: `permanent`, category data).
+//  - done key → FinishDuplicate, nothing runs; busy lease → Defer; an entry whose handler
+//    started max_retries + 1 times without an outcome → dead letter `poison` (a refused
+//    lease counts nothing); an outcome already committed → acknowledged only; an invalid
+//    entry → dead letter `invalid` (a newer schema_version: `permanent`, category data).
 //  - transient failure with retries left → FinishRetry at now + BackoffDelay, with
 //    retry_count raised; else dead letter `retries_exhausted`; permanent → `permanent`.
 //  - store unreachable: every call is retried with backoff (QueueSession::WithRetry), a
