@@ -306,7 +306,7 @@ class RedisQueueSession : public QueueSession {
     Result<ReplyPtr> r = client_.Command({"XREADGROUP", "GROUP", options_.group, consumer_, "COUNT",
                                           std::to_string(std::max(1, max)), "STREAMS",
                                           keys_.stream(), after_id.empty() ? "0" : after_id});
-    if (Status s = Checked(r, "XREADGROUP"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "XREADGROUP"); !s.ok()) return s;
     const redisReply* reply = r->get();
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) return std::string();
     const redisReply* stream = reply->element[0];
@@ -343,7 +343,7 @@ class RedisQueueSession : public QueueSession {
   Result<bool> RenewLease(const std::string& key, const std::string& owner, Millis ttl) override {
     Result<ReplyPtr> r = client_.Eval(RenewLeaseScript(), {keys_.idem(key)},
                                       {owner, std::to_string(std::max<long long>(1, ttl.count()))});
-    if (Status s = Checked(r, "renew lease"); !s.ok()) return s;
+    if (Status s = CheckedReply(r, "renew lease"); !s.ok()) return s;
     return ReplyInteger(r->get()) == 1;
   }
 

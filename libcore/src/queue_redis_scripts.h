@@ -207,7 +207,7 @@ return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', bms, bseq))
 // Extends a lease its owner still holds (the worker renews the leases it holds while the
 // handler runs and while the outcome waits to be committed).
 // KEYS[1] idem key. ARGV[1] owner, ARGV[2] lease ttl ms. Returns 1 if renewed, else 0.
-inline constexpr const char* kRenewLease = R"lua(
+inline constexpr const char* kRenewLease = R"lua(#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) == 'running ' .. ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end

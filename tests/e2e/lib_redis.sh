@@ -13,7 +13,9 @@ redis_cli() { redis-cli -p "$REDIS_PORT" "$@"; }
 redis_start() {
   (($# > 0)) && REDIS_ARGS=("$@")
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$TMP" --save '' --daemonize no \
-    --logfile "$TMP/redis.log" "${REDIS_ARGS[@]}" &
+    --logfile "$TMP/redis.log" "${REDIS_ARGS[@]}" < /dev/null >> "$TMP/redis.out" 2>&1 &
+  # Its own output file, not the test's pipes: a test killed before its exit trap would
+  # otherwise leave CTest waiting on a pipe the server still holds.
   REDIS_PID=$!
   for _ in $(seq 200); do
     [[ "$(redis_cli PING 2>/dev/null)" == PONG ]] && return 0

@@ -83,7 +83,8 @@ expect_eq "daemonizing handler done" done "$(result_field "$TMP/r5" d1 status)"
 daemon_gone "after a handler's exit" "$TMP/d1.pid"
 evt-emit --type t.daemon --id d2 \
   | timeout 20 evt-work --timeout 500ms --kill-after 200ms --max-retries 0 --dlq "$TMP/dlq.ndjson" \
-      -- "$TMP/daemonizer.sh" "$TMP/d2.pid" "sleep 300" > "$TMP/r6" 2>/dev/null
+      -- "$TMP/daemonizer.sh" "$TMP/d2.pid" "sleep 300" > "$TMP/r6" 2>/dev/null || rc=$?
+expect_eq "timed-out daemonizer: a dead letter, so exit 123" 123 "${rc:-0}"
 expect_eq "daemonizing handler timed out" timeout "$(result_field "$TMP/r6" d2 category)"
 daemon_gone "after a timeout" "$TMP/d2.pid"
 mkfifo "$TMP/in"
@@ -94,7 +95,8 @@ exec 3> "$TMP/in"
 evt-emit --type t.daemon --id d3 >&3
 for _ in $(seq 100); do [[ -e "$TMP/d3.pid" ]] && break; sleep 0.05; done
 kill -TERM "$worker"
-wait "$worker" && pass "stopped worker exits 0" || fail "stopped worker exit status $?"
+rc=0; wait "$worker" || rc=$?
+expect_eq "stopped worker with an interrupted event exits 123" 123 "$rc"
 exec 3>&-
 expect_eq "daemonizing handler interrupted" interrupted "$(result_field "$TMP/r7" d3 status)"
 daemon_gone "after evt-work stopped" "$TMP/d3.pid"
@@ -102,7 +104,7 @@ daemon_gone "after evt-work stopped" "$TMP/d3.pid"
 # 2 MB of short stderr lines with --max-output-bytes 1024: the log holds 1 KiB of them and
 # one mark for the rest (it held 121 MB, one log line per stderr line).
 evt-emit --type t.chatty --id chatty1 \
-  | timeout 60 evt-work --max-output-bytes 1024 -- sh -c 'yes x | head -c 2000000 >&2' \
+  | timeout 60 evt-work -v --max-output-bytes 1024 -- sh -c 'yes x | head -c 2000000 >&2' \
       > "$TMP/r8" 2> "$TMP/log8"
 expect_eq "chatty handler done" done "$(result_field "$TMP/r8" chatty1 status)"
 log_bytes=$(stat -c %s "$TMP/log8")

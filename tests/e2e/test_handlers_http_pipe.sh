@@ -14,13 +14,13 @@ EXAMPLES="$SOURCE_DIR/packaging/examples"
 pipe_run() {
   local name=$1; shift
   set +e
-  timeout 60 evt-work --pipe --concurrency 2 --max-retries 1 --backoff-base 50ms \
+  timeout 60 evt-work -v --pipe --concurrency 2 --max-retries 1 --backoff-base 50ms \
     --backoff-max 100ms --timeout 20s --dlq "$TMP/$name.dlq" -- "$@" \
     < "$TMP/events.ndjson" > "$TMP/$name.results" 2> "$TMP/$name.log"
   rc=$?
   set -e
   R="$TMP/$name.results"
-  expect_eq "$name: exit 0" 0 "$rc"
+  expect_eq "$name: dead letters, so exit 123" 123 "$rc"
   expect_eq "$name: one result per event" 4 "$(count_lines "$R")"
   expect_eq "$name: ok1 done" done "$(result_field "$R" ok1 status)"
   expect_eq "$name: ok2 done" done "$(result_field "$R" ok2 status)"
@@ -46,7 +46,7 @@ for i in $(seq 1 200); do
   printf '{"event_type":"t.many","event_id":"m%d","payload":{"server":"s%d"}}\n' "$i" "$i"
 done > "$TMP/many.ndjson"
 set +e
-timeout 60 evt-work --pipe -- python3 "$EXAMPLES/pipe_handler.py" < "$TMP/many.ndjson" \
+timeout 60 evt-work -v --pipe -- python3 "$EXAMPLES/pipe_handler.py" < "$TMP/many.ndjson" \
   > "$TMP/many.results" 2> "$TMP/many.log"
 rc=$?
 set -e
@@ -61,7 +61,7 @@ evt-emit --type t.hang --id hang1 | timeout 30 evt-work --pipe --timeout 300ms -
   --max-retries 0 -- sh -c 'read -r line; sleep 100' > "$TMP/hang.results" 2> "$TMP/hang.log"
 rc=$?
 set -e
-expect_eq "hang: exit 0" 0 "$rc"
+expect_eq "hang: a dead letter, so exit 123" 123 "$rc"
 expect_eq "hang: timeout category" timeout "$(result_field "$TMP/hang.results" hang1 category)"
 
 # --- HTTP -----------------------------------------------------------------------------
@@ -88,7 +88,7 @@ timeout 60 evt-work --http "$URL" --header-file "$TMP/headers" --header 'X-Extra
 rc=$?
 set -e
 R="$TMP/http.results"
-expect_eq "http: exit 0" 0 "$rc"
+expect_eq "http: dead letters, so exit 123" 123 "$rc"
 expect_eq "http: 2xx done" done "$(result_field "$R" h_ok status)"
 expect_eq "http: 422 permanent data" "permanent data" \
   "$(jq -r 'select(.event_id=="h_fail") | "\(.reason) \(.category)"' "$R")"

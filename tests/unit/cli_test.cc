@@ -211,7 +211,7 @@ TEST_CASE("a handler given without -- gets a hint", "[cli]") {
   }
 }
 
-TEST_CASE("-v logs at info at least; the default level is warn", "[cli]") {
+TEST_CASE("the -v flag logs at info at least; the default level is warn", "[cli]") {
   int rc = 0;
   {
     WorkLikeApp w;
