@@ -480,16 +480,43 @@ void QueueWorker::CommitOutcome(QueueSession& session, JournalRecord record) {
   // A commit that finds the store unreachable holds every new read back until it is made:
   // when the store comes back, waiting commits go first. (Made at once, it holds nothing.)
   bool stalled = false;
-  Status s = session.WithRetry(
-      [&] {
-        Status r = CommitRecord(session, record);
-        if (r.kind() == Status::Kind::kUnavailable && !stalled) {
-          stalled = true;
-          CommitStalled(+1);
-        }
-        return r;
-      },
-      [this] { return grace_over_.load(); });
+  auto attempt = [&] {
+    return session.WithRetry(
+        [&] {
+          Status r = CommitRecord(session, record);
+          if (r.kind() == Status::Kind::kUnavailable && !stalled) {
+            stalled = true;
+            CommitStalled(+1);
+          }
+          return r;
+        },
+        [this] { return grace_over_.load(); });
+  };
+  Status s = attempt();
+  // A refusal that an operator must fix (a key of the wrong type, an ACL rule): the script
+  // wrote nothing, the entry stays pending and the outcome journaled. Try again, slowly,
+  // for as long as this worker lives, so the fix takes effect without running the handler
+  // again; the key stays held meanwhile. Said once, and once more when it goes through.
+  if (!s.ok() && s.kind() != Status::Kind::kUnavailable && journaled.ok()) {
+    LogEvent(LogLevel::kError,
+             "could not record the outcome; the entry stays pending and the outcome stays in "
+             "the journal; retrying until the store accepts it",
+             {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+             {{"outcome", what}, {"error", s.message()}});
+    Millis wait(250);
+    while (!s.ok() && s.kind() != Status::Kind::kUnavailable && !grace_over_.load()) {
+      for (Millis slept(0); slept < wait && !grace_over_.load(); slept += Millis(50)) {
+        std::this_thread::sleep_for(Millis(50));
+      }
+      wait = std::min(wait * 2, Millis(5000));
+      if (!grace_over_.load()) s = attempt();
+    }
+    if (s.ok()) {
+      LogEvent(LogLevel::kWarn, "outcome recorded after all",
+               {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt},
+               {{"outcome", what}});
+    }
+  }
   if (stalled) CommitStalled(-1);
   KeyWaiting(end.idempotency_key, -1);
   if (s.ok()) {
