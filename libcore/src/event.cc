@@ -19,13 +19,8 @@
 namespace evt {
 namespace {
 
-using std::string_view_literals::operator""sv;
-
 constexpr auto kErrorHandler = Json::error_handler_t::replace;
 constexpr std::size_t kMaxQuotedChars = 60;
-// Deeper documents are refused while parsing: writing and destroying recurse once per
-// level, and a line of 64 KiB of '[' would otherwise overflow the stack.
-constexpr int kMaxDepth = 128;
 
 // The contract's fields, in output order.
 namespace field {
@@ -423,127 +418,6 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
   return Event{std::move(out)};
 }
 
-// Builds the document from nlohmann's SAX events. With nlohmann's own DOM builder each
-// ordered_map grows as a std::vector of pair<const string, json>; that pair's move may
-// throw (the const key is copied), so every growth deep-copies the members already
-// there, and parsing into ordered_json was half again as slow as into std::map. This
-// builder grows objects by moving values instead. It also bounds the nesting depth.
-class DomBuilder {
- public:
-  explicit DomBuilder(Json* root) : root_(root) {}
-
-  // The SAX interface: each returns false to stop the parse.
-  bool null() { return Value(nullptr); }
-  bool boolean(bool v) { return Value(v); }
-  bool number_integer(Json::number_integer_t v) { return Value(v); }
-  bool number_unsigned(Json::number_unsigned_t v) { return Value(v); }
-  bool number_float(Json::number_float_t v, const std::string& /*text*/) { return Value(v); }
-  bool string(std::string& v) { return Value(v); }  // copied: the lexer reuses v's buffer
-  bool binary(Json::binary_t& v) { return Value(std::move(v)); }
-
-  bool start_object(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
-    stack_.push_back(Put(Json::value_t::object));
-    return true;
-  }
-  bool key(std::string& k) {
-    auto& obj = stack_.back()->get_ref<Json::object_t&>();
-    for (auto& kv : obj) {
-      if (kv.first == k) {  // a repeated key: the last value wins, in the first place
-        member_ = &kv.second;
-        return true;
-      }
-    }
-    if (obj.size() == obj.capacity()) Grow(&obj);
-    obj.emplace_back(k, nullptr);
-    member_ = &obj.back().second;
-    return true;
-  }
-  bool end_object() {
-    --depth_;
-    stack_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
-    stack_.push_back(Put(Json::value_t::array));
-    return true;
-  }
-  bool end_array() { return end_object(); }
-
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const Json::exception& e) {
-    error_ = e.what();
-    return false;
-  }
-
-  bool too_deep() const { return too_deep_; }
-  const std::string& error() const { return error_; }
-
- private:
-  // Doubles an object's room by moving its values, where vector's own growth would
-  // copy them all.
-  static void Grow(Json::object_t* obj) {
-    Json::object_t bigger;
-    bigger.reserve(obj->empty() ? 4 : 2 * obj->size());
-    for (auto& kv : *obj) bigger.emplace_back(kv.first, std::move(kv.second));
-    obj->swap(bigger);
-  }
-
-  bool TooDeep() {
-    too_deep_ = true;
-    return false;
-  }
-
-  template <typename T>
-  bool Value(T&& v) {
-    Put(std::forward<T>(v));
-    return true;
-  }
-
-  // Stores a new value where the parser is (the root, the next array element, or the
-  // member whose key came last) and returns it. Pointers on stack_ stay valid: a
-  // container only grows again once its open child has been closed.
-  template <typename T>
-  Json* Put(T&& v) {
-    if (stack_.empty()) {
-      *root_ = Json(std::forward<T>(v));
-      return root_;
-    }
-    Json* top = stack_.back();
-    if (top->is_array()) {
-      auto& arr = top->get_ref<Json::array_t&>();
-      arr.emplace_back(std::forward<T>(v));
-      return &arr.back();
-    }
-    *member_ = Json(std::forward<T>(v));
-    return member_;
-  }
-
-  Json* root_;
-  std::vector<Json*> stack_;
-  Json* member_ = nullptr;
-  int depth_ = 0;
-  bool too_deep_ = false;
-  std::string error_;
-};
-
-// "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
-// becomes "invalid JSON: column 5: syntax error ...", one line, no control characters.
-Status InvalidJson(const char* what) {
-  std::string_view reason = what;
-  if (!reason.empty() && reason.front() == '[') {
-    const std::size_t end = reason.find("] ");
-    if (end != std::string_view::npos) reason.remove_prefix(end + 2);
-  }
-  if (reason.substr(0, "parse error at line 1, "sv.size()) == "parse error at line 1, "sv) {
-    reason.remove_prefix("parse error at line 1, "sv.size());
-  }
-  std::string m = "invalid JSON: ";
-  AppendEscaped(&m, reason, 200, false);
-  return Status::InvalidArgument(std::move(m));
-}
-
 }  // namespace
 
 Result<EventFormat> ParseEventFormat(std::string_view text) {
@@ -563,22 +437,9 @@ Result<Event> MakeEvent(Json object, const EventDefaults& defaults) {
 }
 
 Result<Event> ParseEvent(std::string_view text, const EventDefaults& defaults) {
-  Json object;
-  try {
-    DomBuilder builder(&object);
-    if (!Json::sax_parse(text.data(), text.data() + text.size(), &builder)) {
-      if (builder.too_deep()) {
-        return Status::InvalidArgument("invalid JSON: nested deeper than " +
-                                       std::to_string(kMaxDepth) + " levels");
-      }
-      return InvalidJson(builder.error().c_str());
-    }
-  } catch (const Json::exception& e) {
-    return InvalidJson(e.what());
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("parsing an event: ") + e.what());
-  }
-  return MakeEvent(std::move(object), defaults);
+  Result<Json> object = ParseJson(text);
+  if (!object.ok()) return object.status();
+  return MakeEvent(std::move(*object), defaults);
 }
 
 bool IsNewerSchemaVersion(const Status& status) {

@@ -65,7 +65,13 @@ struct EventDefaults {
 // A `schema_version` above 1 gives "schema_version: 2 is newer than this reader's 1".
 Result<Event> MakeEvent(Json object, const EventDefaults& defaults = {});
 
-// Parses one line of JSON text then calls MakeEvent. Invalid JSON gives
+// Parses one JSON text (RFC 8259) in time linear in its size, wide objects included. A
+// key repeated in an object keeps its first place and its last value. Nesting deeper
+// than 128 levels is refused. Invalid JSON gives InvalidArgument "invalid JSON: <reason>"
+// (one line, the parser's reason, e.g. "column 6: syntax error while parsing value ...").
+Result<Json> ParseJson(std::string_view text);
+
+// Parses one line of JSON text (ParseJson) then calls MakeEvent. Invalid JSON gives
 // InvalidArgument "invalid JSON: <parser's reason>"; a non-object "expected a JSON object";
 // nesting deeper than 128 levels is refused as invalid JSON.
 Result<Event> ParseEvent(std::string_view text, const EventDefaults& defaults = {});
