@@ -332,6 +332,11 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     Status s = CheckEventId(names[field::kEventId], *v);
     if (!s.ok()) return s;
     obj.emplace_back("event_id", std::move(*v));
+  } else if (!defaults.event_id.empty()) {
+    Json id = defaults.event_id;
+    Status s = CheckEventId("event_id", id);
+    if (!s.ok()) return s;
+    obj.emplace_back("event_id", std::move(id));
   } else {
     obj.emplace_back("event_id", NewEventId(now));
   }
@@ -425,6 +430,24 @@ Result<EventFormat> ParseEventFormat(std::string_view text) {
   if (text == "cloudevents") return EventFormat::kCloudEvents;
   return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quote(text) +
                                  ")");
+}
+
+EventDefaults ForStreamEntry(std::string_view entry_id, EventDefaults base) {
+  const std::size_t dash = entry_id.find('-');
+  if (dash == std::string_view::npos) return base;
+  auto number = [](std::string_view digits, std::uint64_t* out) {
+    const char* end = digits.data() + digits.size();
+    const auto r = std::from_chars(digits.data(), end, *out);
+    return !digits.empty() && digits.front() != '+' && r.ec == std::errc() && r.ptr == end;
+  };
+  std::uint64_t ms = 0, seq = 0;
+  if (!number(entry_id.substr(0, dash), &ms) || !number(entry_id.substr(dash + 1), &seq) ||
+      ms >= (std::uint64_t{1} << 48)) {
+    return base;
+  }
+  base.event_id = EventIdAt(static_cast<std::int64_t>(ms), seq);
+  base.now_ms = static_cast<UnixMillis>(ms);
+  return base;
 }
 
 Result<Event> MakeEvent(Json object, const EventDefaults& defaults) {

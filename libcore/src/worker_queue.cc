@@ -44,7 +44,7 @@ class QueueWorker {
 
  private:
   void HandlerThread(int index);
-  void Process(QueueSession& session, const Delivery& d, std::mt19937_64& rng);
+  void Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng);
   bool ClaimDue();
   void Commit(QueueSession& session, const AttemptEnd& end, const char* what,
               const std::function<Status()>& op);
@@ -155,7 +155,7 @@ void QueueWorker::Commit(QueueSession& session, const AttemptEnd& end, const cha
       {{"outcome", what}, {"error", s.message()}});
 }
 
-void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937_64& rng) {
+void QueueWorker::Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng) {
   struct InFlight {
     std::atomic<int>& n;
     explicit InFlight(std::atomic<int>& c) : n(c) { ++n; }
@@ -163,10 +163,19 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   } in_flight(in_flight_);
 
   AttemptEnd end;
-  end.delivery_id = d.id;
-  EventDefaults defaults;
+  end.delivery_id = entry.id;
+  // An entry without event_id (another producer's) takes its identity and time from the
+  // entry id: the same on every delivery, not made up anew by each consumer. From then on
+  // the event carries it, so that a defer or a dead letter, which re-add the entry under a
+  // new id, keep it too.
+  EventDefaults defaults = ForStreamEntry(entry.id);
   defaults.max_event_bytes = options_.max_event_bytes;
-  Result<Event> parsed = ParseEvent(d.raw, defaults);
+  Result<Event> parsed = ParseEvent(entry.raw, defaults);
+  Delivery carried;
+  if (parsed.ok() && parsed->event_id() == defaults.event_id) {
+    carried = Delivery{entry.id, Serialize(*parsed), entry.deliveries};
+  }
+  const Delivery& d = carried.id.empty() ? entry : carried;
   if (!parsed.ok()) {
     // Not an event this worker can run: a dead letter now, kept whole for a replay.
     DeadReason reason =

@@ -497,6 +497,50 @@ TEST_CASE("a repeated key keeps its first place and its last value", "[event][js
   CHECK(Serialize(e).substr(Serialize(e).find(R"("payload")")) == R"("payload":{},"x":3,"y":2})");
 }
 
+// --- defaults from a stream entry ------------------------------------------------------
+
+TEST_CASE("an event from a stream entry gets its defaults from the entry id", "[event][entry]") {
+  // 1772168100000 is 2026-02-27T04:55:00.000Z.
+  const EventDefaults d = ForStreamEntry("1772168100000-3");
+  CHECK(d.event_id == EventIdAt(1772168100000, 3));
+  CHECK(d.now_ms == 1772168100000);
+  const Event e = Parse(R"({"event_type":"x.y","payload":{}})", d);
+  CHECK(e.event_id() == EventIdAt(1772168100000, 3));
+  CHECK(e.idempotency_key() == e.event_id());
+  CHECK(e.correlation_id() == e.event_id());
+  CHECK(e.occurred_at() == "2026-02-27T04:55:00.000Z");
+  // Every delivery of the entry gives the same event; another entry another one.
+  CHECK(Serialize(Parse(R"({"event_type":"x.y","payload":{}})",
+                        ForStreamEntry("1772168100000-3"))) == Serialize(e));
+  CHECK(Parse(R"({"event_type":"x.y"})", ForStreamEntry("1772168100000-4")).event_id() !=
+        e.event_id());
+  // What the producer wrote wins.
+  const Event own =
+      Parse(R"({"event_type":"x.y","event_id":"mine","occurred_at":"2026-01-01T00:00:00Z"})", d);
+  CHECK(own.event_id() == "mine");
+  CHECK(own.idempotency_key() == "mine");
+  CHECK(own.occurred_at() == "2026-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("a stream entry id of another form leaves the defaults alone", "[event][entry]") {
+  EventDefaults base;
+  base.source = "s";
+  base.max_event_bytes = 1000;
+  for (const char* id : {"", "12", "12-", "-3", "a-1", "1-b", "1-2-3", "99999999999999999999-1",
+                         "1-99999999999999999999"}) {
+    INFO(id);
+    const EventDefaults d = ForStreamEntry(id, base);
+    CHECK(d.event_id.empty());
+    CHECK(d.now_ms == -1);
+    CHECK(d.source == "s");
+    CHECK(d.max_event_bytes == 1000);
+  }
+  const EventDefaults kept = ForStreamEntry("0-0", base);
+  CHECK(kept.source == "s");
+  CHECK(kept.max_event_bytes == 1000);
+  CHECK(kept.now_ms == 0);
+}
+
 // --- bad JSON and safe messages ---------------------------------------------------------
 
 TEST_CASE("invalid JSON is reported in one line with the parser's reason", "[event][json]") {

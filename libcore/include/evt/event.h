@@ -50,12 +50,22 @@ struct Event {
   }
 };
 
-// What to fill in when a field is missing.
+// What to fill in when a field is missing. (Only for evt events: a CloudEvent must carry
+// its own id, source and type.)
 struct EventDefaults {
   std::string source;      // default `source`; empty means the host name
   UnixMillis now_ms = -1;  // `occurred_at` and the ULID time; -1 means now
+  std::string event_id;    // default `event_id`; empty means a new ULID for now_ms
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // bound on the serialized event
 };
+
+// `base` with the defaults of an event read from the stream entry `entry_id`
+// ("<ms>-<seq>", a Redis stream id), for producers that leave fields out: event_id is
+// EventIdAt(ms, seq) and occurred_at is that millisecond. Every delivery of the entry
+// (a redelivery after a crash, a claim) then gives the event the same identity, default
+// idempotency key and correlation id, and time. `base` is returned unchanged when
+// `entry_id` has another form or a time past the ULID's 48 bits.
+EventDefaults ForStreamEntry(std::string_view entry_id, EventDefaults base = {});
 
 // Validates `object` (an evt v1 object, or a CloudEvents 1.0 JSON object, recognised by
 // its `specversion`), fills the defaults of missing fields, normalizes `occurred_at`
