@@ -12,15 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "cloudevents.h"
 #include "evt/rfc3339.h"
 #include "evt/ulid.h"
 #include "json_text.h"
 
 namespace evt {
 namespace {
-
-constexpr auto kErrorHandler = Json::error_handler_t::replace;
-constexpr std::size_t kMaxQuotedChars = 60;
 
 // The contract's fields, in output order.
 namespace field {
@@ -52,54 +50,13 @@ int EvtField(std::string_view key) {
   return -1;
 }
 
-// What a key of a CloudEvents input object is.
-enum : int {
-  kCeUnknown = -1,       // an extension or optional attribute kept as an unknown field
-  kCeSpecVersion = 100,  // checked, then dropped (written back on output)
-  kCeDataContentType,    // checked, then dropped (always application/json on output)
-  kCeDataBase64,         // refused
-  kCeEvtOnly,            // an evt field name: refused, it would clash with the mapping
-};
-
-int CeKey(std::string_view key) {
+// The contract field a member of a CloudEvents object (as ReadCloudEvent leaves it) is
+// read into, or -1 for an attribute kept as an unknown field.
+int CeField(std::string_view key) {
   for (int i = 1; i < field::kCount; ++i) {
     if (key == kCeNames[i]) return i;
   }
-  if (key == "specversion") return kCeSpecVersion;
-  if (key == "datacontenttype") return kCeDataContentType;
-  if (key == "data_base64") return kCeDataBase64;
-  if (EvtField(key) >= 0) return kCeEvtOnly;
-  return kCeUnknown;
-}
-
-// Attributes that ToCloudEvents writes itself; an unknown evt field of the same name
-// cannot be written next to them.
-bool IsCeReserved(std::string_view key) { return CeKey(key) > 0 && CeKey(key) != kCeEvtOnly; }
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  AppendEscaped(&out, s, kMaxQuotedChars, true);
-  out.push_back('"');
-  return out;
-}
-
-// A short, safe description of a JSON value for messages: strings quoted, scalars as
-// written, containers by kind.
-std::string Describe(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::string:
-      return Quote(v.get_ref<const std::string&>());
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::binary:
-      return "binary data";
-    case Json::value_t::discarded:
-      return "nothing";
-    default:
-      return v.dump(-1, ' ', false, kErrorHandler);  // null, boolean, number
-  }
+  return -1;
 }
 
 Status Invalid(std::string_view name, std::string_view rule) {
@@ -110,7 +67,7 @@ Status Invalid(std::string_view name, std::string_view rule) {
 }
 
 Status WrongType(std::string_view name, const char* expected, const Json& v) {
-  return Invalid(name, std::string("must be ") + expected + " (got " + Describe(v) + ")");
+  return Invalid(name, std::string("must be ") + expected + " (got " + DescribeJson(v) + ")");
 }
 
 // Characters, as JSON Schema's maxLength counts them: code points, not bytes.
@@ -142,7 +99,7 @@ Status CheckEventId(std::string_view name, const Json& v) {
   const auto& id = v.get_ref<const std::string&>();
   for (char c : id) {
     if (!IsIdChar(c)) {
-      return Invalid(name, "must be 1-128 of [A-Za-z0-9_.:-] (got " + Quote(id) + ")");
+      return Invalid(name, "must be 1-128 of [A-Za-z0-9_.:-] (got " + Quoted(id) + ")");
     }
   }
   return {};
@@ -157,7 +114,7 @@ Status CheckEventType(std::string_view name, const Json& v) {
     const char c = t[i];
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     (i > 0 && (c == '_' || c == '.' || c == '-'));
-    if (!ok) return Invalid(name, "must match ^[a-z0-9][a-z0-9_.-]*$ (got " + Quote(t) + ")");
+    if (!ok) return Invalid(name, "must match ^[a-z0-9][a-z0-9_.-]*$ (got " + Quoted(t) + ")");
   }
   return {};
 }
@@ -215,11 +172,11 @@ Status GetRetryCount(std::string_view name, const Json& v, bool allow_digits, st
     case IntKind::kNotInteger:
       return WrongType(name, rule, v);
     case IntKind::kTooLarge:
-      return Invalid(name, "must be at most 9223372036854775807 (got " + Describe(v) + ")");
+      return Invalid(name, "must be at most 9223372036854775807 (got " + DescribeJson(v) + ")");
     case IntKind::kInteger:
       break;
   }
-  if (*out < 0) return Invalid(name, std::string("must be >= 0 (got ") + Describe(v) + ")");
+  if (*out < 0) return Invalid(name, std::string("must be >= 0 (got ") + DescribeJson(v) + ")");
   return {};
 }
 
@@ -237,35 +194,17 @@ Status CheckSchemaVersion(const Json& v) {
     case IntKind::kInteger:
       break;
   }
-  if (n < 1) return Invalid("schema_version", "must be >= 1 (got " + Describe(v) + ")");
+  if (n < 1) return Invalid("schema_version", "must be >= 1 (got " + DescribeJson(v) + ")");
   if (n > kSchemaVersion) {
-    const std::string shown = v.is_number_float() ? std::to_string(n) : Describe(v);
+    const std::string shown = v.is_number_float() ? std::to_string(n) : DescribeJson(v);
     return Invalid("schema_version", shown + std::string(kNewerSuffix));
   }
   return {};
 }
 
-// A media type naming JSON: application/json or */*+json, parameters ignored.
-bool IsJsonMediaType(std::string_view t) {
-  t = t.substr(0, t.find(';'));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-  auto lower_equals = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      char c = a[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != b[i]) return false;
-    }
-    return true;
-  };
-  return lower_equals(t, "application/json") ||
-         (t.size() > 5 && lower_equals(t.substr(t.size() - 5), "+json"));
-}
-
 Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
   if (!object.is_object()) {
-    return Status::InvalidArgument("expected a JSON object (got " + Describe(object) + ")");
+    return Status::InvalidArgument("expected a JSON object (got " + DescribeJson(object) + ")");
   }
   auto& in = object.get_ref<Json::object_t&>();
 
@@ -277,39 +216,22 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     }
   }
   const std::string_view* names = cloudevents ? kCeNames : kEvtNames;
+  // The evt fields that a CloudEvent carried in its evtfields extension.
+  Json::object_t carried;
+  if (cloudevents) {
+    Status s = ReadCloudEvent(&in, &carried);
+    if (!s.ok()) return s;
+  }
 
   // One pass sorts the input's members into the contract's slots; the rest are unknown.
   Json* slot[field::kCount] = {};
-  std::size_t unknown_count = 0;
+  std::size_t unknown_count = carried.size();
   for (auto& kv : in) {
-    const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
-    if (f >= 0 && f < field::kCount) {
+    const int f = cloudevents ? CeField(kv.first) : EvtField(kv.first);
+    if (f >= 0) {
       slot[f] = &kv.second;
-      continue;
-    }
-    switch (f) {
-      case kCeSpecVersion:
-        if (!kv.second.is_string() || kv.second.get_ref<const std::string&>() != "1.0") {
-          return Invalid("specversion", "must be \"1.0\" (got " + Describe(kv.second) + ")");
-        }
-        break;
-      case kCeDataContentType:
-        if (!kv.second.is_string()) return WrongType(kv.first, "a string", kv.second);
-        if (!IsJsonMediaType(kv.second.get_ref<const std::string&>())) {
-          return Invalid(kv.first, "must be application/json or end in +json (got " +
-                                       Describe(kv.second) + ")");
-        }
-        break;
-      case kCeDataBase64:
-        return Invalid(kv.first, "binary data is not supported: send a JSON object as \"data\"");
-      case kCeEvtOnly: {
-        const std::string_view ce = kCeNames[EvtField(kv.first)];
-        std::string rule = "is an evt field, not allowed in a CloudEvents event";
-        if (!ce.empty()) rule.append(" (use \"").append(ce).append("\")");
-        return Invalid(kv.first, rule);
-      }
-      default:
-        ++unknown_count;
+    } else {
+      ++unknown_count;
     }
   }
 
@@ -357,7 +279,7 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     Result<UnixMillis> t = ParseRfc3339(text);
     if (!t.ok()) {
       return Invalid(name, "must be an RFC 3339 timestamp such as 2026-02-27T04:55:00Z: " +
-                               t.status().message() + " (got " + Quote(text) + ")");
+                               t.status().message() + " (got " + Quoted(text) + ")");
     }
     // The common case is already normal ("...T...sss.mmmZ"): keep the string.
     const bool normal = text.size() == 24 && text[10] == 'T' && text[19] == '.' && text[23] == 'Z';
@@ -408,9 +330,10 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
 
   if (unknown_count > 0) {
     for (auto& kv : in) {
-      const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
-      if (f == kCeUnknown) obj.emplace_back(kv.first, std::move(kv.second));
+      const int f = cloudevents ? CeField(kv.first) : EvtField(kv.first);
+      if (f < 0) obj.emplace_back(kv.first, std::move(kv.second));
     }
+    for (auto& kv : carried) obj.emplace_back(kv.first, std::move(kv.second));
   }
 
   std::size_t size = 0;
@@ -428,7 +351,7 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
 Result<EventFormat> ParseEventFormat(std::string_view text) {
   if (text == "evt") return EventFormat::kEvt;
   if (text == "cloudevents") return EventFormat::kCloudEvents;
-  return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quote(text) +
+  return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quoted(text) +
                                  ")");
 }
 
@@ -485,34 +408,6 @@ bool IsNewerSchemaVersion(const Status& status) {
   if (m.size() < kPrefix.size() || m.substr(m.size() - kPrefix.size()) != kPrefix) return false;
   m.remove_suffix(kPrefix.size());
   return m.empty() || (m.size() >= 2 && m.substr(m.size() - 2) == ": ");
-}
-
-Json ToCloudEvents(const Event& event) {
-  const Json& doc = event.doc;
-  Json ce(Json::value_t::object);
-  if (!doc.is_object()) return ce;
-  auto& obj = ce.get_ref<Json::object_t&>();
-  obj.reserve(doc.size() + 2);
-  obj.emplace_back("specversion", "1.0");
-  auto copy = [&](int f) {
-    const auto it = doc.find(kEvtNames[f]);
-    if (it != doc.end()) obj.emplace_back(kCeNames[f], *it);
-  };
-  copy(field::kEventId);
-  copy(field::kEventType);
-  copy(field::kSource);
-  copy(field::kOccurredAt);
-  obj.emplace_back("datacontenttype", "application/json");
-  copy(field::kPayload);
-  copy(field::kIdempotencyKey);
-  copy(field::kCorrelationId);
-  copy(field::kRetryCount);
-  for (const auto& kv : doc.items()) {
-    // An unknown evt field named like an attribute written above (say "type") cannot
-    // be written twice; it is left out of the CloudEvents form.
-    if (EvtField(kv.key()) < 0 && !IsCeReserved(kv.key())) obj.emplace_back(kv.key(), kv.value());
-  }
-  return ce;
 }
 
 std::string Serialize(const Event& event, EventFormat format) {

@@ -68,8 +68,9 @@ struct EventDefaults {
 EventDefaults ForStreamEntry(std::string_view entry_id, EventDefaults base = {});
 
 // Validates `object` (an evt v1 object, or a CloudEvents 1.0 JSON object, recognised by
-// its `specversion`), fills the defaults of missing fields, normalizes `occurred_at`
-// to UTC milliseconds and orders the fields. Returns InvalidArgument whose message
+// its `specversion` and checked as strictly as its spec asks, evt(7) CLOUDEVENTS), fills
+// the defaults of missing fields, normalizes `occurred_at` to UTC milliseconds and
+// orders the fields. Returns InvalidArgument whose message
 // names the first field and the rule it broke, e.g.
 //   "event_type: must match ^[a-z0-9][a-z0-9_.-]*$ (got \"Bad Type\")".
 // A `schema_version` above 1 gives "schema_version: 2 is newer than this reader's 1".
@@ -93,9 +94,12 @@ bool IsNewerSchemaVersion(const Status& status);
 // One line of compact JSON (no newline) in the chosen format.
 std::string Serialize(const Event& event, EventFormat format = EventFormat::kEvt);
 
-// The CloudEvents 1.0 JSON form of `event`: specversion, id, type, source, time,
-// datacontenttype, data, then the extensions idempotencykey, correlationid,
-// retrycount, then unknown fields (except those named like one of these attributes).
+// The CloudEvents 1.0 JSON form of `event`, always a valid CloudEvent: specversion, id,
+// type, source, time, datacontenttype, data (or data_base64 for a payload that came as
+// binary data), the extensions idempotencykey, correlationid, retrycount, then the
+// unknown fields that are valid attributes, then `evtfields`: a string holding a JSON
+// object of the unknown fields that are not (such as `my_field`, `Tenant`, an object
+// value, or a name written above), which MakeEvent reads back.
 Json ToCloudEvents(const Event& event);
 
 // The name of this machine (cached), used as the default `source`.
