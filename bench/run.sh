@@ -3,6 +3,8 @@
 #   1. evt-emit --stdin on 200k events   vs  jq -c . on the same file     (aim: >= 2x jq)
 #   2. evt-work -- /bin/true             vs  posix_spawn+wait loop         (aim: >= 80%)
 #   3. one evt-emit --type x.y process: wall time and peak RSS            (aim: < 5 ms, < 8 MB)
+#   4. parsing MB/s of a wide (100k keys) and a deep (128 levels) event  vs  a 1 MB string
+#                                                                         (aim: ratios >= 0.1)
 # Usage: bench/run.sh [BUILD_DIR]   (default: build; build it first with the default preset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,3 +55,6 @@ t=$(now); for _ in $(seq 20); do /bin/true; done; true_us=$(( ($(now) - t) / 200
 rss=$(/usr/bin/time -f %M "$bin/evt-emit" --type x.y 2>&1 > /dev/null | tail -1)
 true_rss=$(/usr/bin/time -f %M /bin/true 2>&1 | tail -1)
 echo "3. evt-emit --type x.y: best of 20 ${best} us wall (/bin/true: ${true_us} us), peak RSS ${rss} KiB (/bin/true: ${true_rss} KiB) (aim < 5000 us, < 8192 KiB)"
+
+# 4. Parsing by shape: a parser linear in its input keeps wide and deep near the string.
+"$build/bench/parse_bench" | sed 's/^/4. parse: /'

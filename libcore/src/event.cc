@@ -12,20 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "cloudevents.h"
 #include "evt/rfc3339.h"
 #include "evt/ulid.h"
 #include "json_text.h"
 
 namespace evt {
 namespace {
-
-using std::string_view_literals::operator""sv;
-
-constexpr auto kErrorHandler = Json::error_handler_t::replace;
-constexpr std::size_t kMaxQuotedChars = 60;
-// Deeper documents are refused while parsing: writing and destroying recurse once per
-// level, and a line of 64 KiB of '[' would otherwise overflow the stack.
-constexpr int kMaxDepth = 128;
 
 // The contract's fields, in output order.
 namespace field {
@@ -57,54 +50,13 @@ int EvtField(std::string_view key) {
   return -1;
 }
 
-// What a key of a CloudEvents input object is.
-enum : int {
-  kCeUnknown = -1,       // an extension or optional attribute kept as an unknown field
-  kCeSpecVersion = 100,  // checked, then dropped (written back on output)
-  kCeDataContentType,    // checked, then dropped (always application/json on output)
-  kCeDataBase64,         // refused
-  kCeEvtOnly,            // an evt field name: refused, it would clash with the mapping
-};
-
-int CeKey(std::string_view key) {
+// The contract field a member of a CloudEvents object (as ReadCloudEvent leaves it) is
+// read into, or -1 for an attribute kept as an unknown field.
+int CeField(std::string_view key) {
   for (int i = 1; i < field::kCount; ++i) {
     if (key == kCeNames[i]) return i;
   }
-  if (key == "specversion") return kCeSpecVersion;
-  if (key == "datacontenttype") return kCeDataContentType;
-  if (key == "data_base64") return kCeDataBase64;
-  if (EvtField(key) >= 0) return kCeEvtOnly;
-  return kCeUnknown;
-}
-
-// Attributes that ToCloudEvents writes itself; an unknown evt field of the same name
-// cannot be written next to them.
-bool IsCeReserved(std::string_view key) { return CeKey(key) > 0 && CeKey(key) != kCeEvtOnly; }
-
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  AppendEscaped(&out, s, kMaxQuotedChars, true);
-  out.push_back('"');
-  return out;
-}
-
-// A short, safe description of a JSON value for messages: strings quoted, scalars as
-// written, containers by kind.
-std::string Describe(const Json& v) {
-  switch (v.type()) {
-    case Json::value_t::string:
-      return Quote(v.get_ref<const std::string&>());
-    case Json::value_t::object:
-      return "an object";
-    case Json::value_t::array:
-      return "an array";
-    case Json::value_t::binary:
-      return "binary data";
-    case Json::value_t::discarded:
-      return "nothing";
-    default:
-      return v.dump(-1, ' ', false, kErrorHandler);  // null, boolean, number
-  }
+  return -1;
 }
 
 Status Invalid(std::string_view name, std::string_view rule) {
@@ -115,7 +67,7 @@ Status Invalid(std::string_view name, std::string_view rule) {
 }
 
 Status WrongType(std::string_view name, const char* expected, const Json& v) {
-  return Invalid(name, std::string("must be ") + expected + " (got " + Describe(v) + ")");
+  return Invalid(name, std::string("must be ") + expected + " (got " + DescribeJson(v) + ")");
 }
 
 // Characters, as JSON Schema's maxLength counts them: code points, not bytes.
@@ -147,7 +99,7 @@ Status CheckEventId(std::string_view name, const Json& v) {
   const auto& id = v.get_ref<const std::string&>();
   for (char c : id) {
     if (!IsIdChar(c)) {
-      return Invalid(name, "must be 1-128 of [A-Za-z0-9_.:-] (got " + Quote(id) + ")");
+      return Invalid(name, "must be 1-128 of [A-Za-z0-9_.:-] (got " + Quoted(id) + ")");
     }
   }
   return {};
@@ -162,7 +114,7 @@ Status CheckEventType(std::string_view name, const Json& v) {
     const char c = t[i];
     const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                     (i > 0 && (c == '_' || c == '.' || c == '-'));
-    if (!ok) return Invalid(name, "must match ^[a-z0-9][a-z0-9_.-]*$ (got " + Quote(t) + ")");
+    if (!ok) return Invalid(name, "must match ^[a-z0-9][a-z0-9_.-]*$ (got " + Quoted(t) + ")");
   }
   return {};
 }
@@ -220,11 +172,11 @@ Status GetRetryCount(std::string_view name, const Json& v, bool allow_digits, st
     case IntKind::kNotInteger:
       return WrongType(name, rule, v);
     case IntKind::kTooLarge:
-      return Invalid(name, "must be at most 9223372036854775807 (got " + Describe(v) + ")");
+      return Invalid(name, "must be at most 9223372036854775807 (got " + DescribeJson(v) + ")");
     case IntKind::kInteger:
       break;
   }
-  if (*out < 0) return Invalid(name, std::string("must be >= 0 (got ") + Describe(v) + ")");
+  if (*out < 0) return Invalid(name, std::string("must be >= 0 (got ") + DescribeJson(v) + ")");
   return {};
 }
 
@@ -242,35 +194,17 @@ Status CheckSchemaVersion(const Json& v) {
     case IntKind::kInteger:
       break;
   }
-  if (n < 1) return Invalid("schema_version", "must be >= 1 (got " + Describe(v) + ")");
+  if (n < 1) return Invalid("schema_version", "must be >= 1 (got " + DescribeJson(v) + ")");
   if (n > kSchemaVersion) {
-    const std::string shown = v.is_number_float() ? std::to_string(n) : Describe(v);
+    const std::string shown = v.is_number_float() ? std::to_string(n) : DescribeJson(v);
     return Invalid("schema_version", shown + std::string(kNewerSuffix));
   }
   return {};
 }
 
-// A media type naming JSON: application/json or */*+json, parameters ignored.
-bool IsJsonMediaType(std::string_view t) {
-  t = t.substr(0, t.find(';'));
-  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-  while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-  auto lower_equals = [](std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      char c = a[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      if (c != b[i]) return false;
-    }
-    return true;
-  };
-  return lower_equals(t, "application/json") ||
-         (t.size() > 5 && lower_equals(t.substr(t.size() - 5), "+json"));
-}
-
 Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
   if (!object.is_object()) {
-    return Status::InvalidArgument("expected a JSON object (got " + Describe(object) + ")");
+    return Status::InvalidArgument("expected a JSON object (got " + DescribeJson(object) + ")");
   }
   auto& in = object.get_ref<Json::object_t&>();
 
@@ -282,39 +216,22 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     }
   }
   const std::string_view* names = cloudevents ? kCeNames : kEvtNames;
+  // The evt fields that a CloudEvent carried in its evtfields extension.
+  Json::object_t carried;
+  if (cloudevents) {
+    Status s = ReadCloudEvent(&in, &carried);
+    if (!s.ok()) return s;
+  }
 
   // One pass sorts the input's members into the contract's slots; the rest are unknown.
   Json* slot[field::kCount] = {};
-  std::size_t unknown_count = 0;
+  std::size_t unknown_count = carried.size();
   for (auto& kv : in) {
-    const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
-    if (f >= 0 && f < field::kCount) {
+    const int f = cloudevents ? CeField(kv.first) : EvtField(kv.first);
+    if (f >= 0) {
       slot[f] = &kv.second;
-      continue;
-    }
-    switch (f) {
-      case kCeSpecVersion:
-        if (!kv.second.is_string() || kv.second.get_ref<const std::string&>() != "1.0") {
-          return Invalid("specversion", "must be \"1.0\" (got " + Describe(kv.second) + ")");
-        }
-        break;
-      case kCeDataContentType:
-        if (!kv.second.is_string()) return WrongType(kv.first, "a string", kv.second);
-        if (!IsJsonMediaType(kv.second.get_ref<const std::string&>())) {
-          return Invalid(kv.first, "must be application/json or end in +json (got " +
-                                       Describe(kv.second) + ")");
-        }
-        break;
-      case kCeDataBase64:
-        return Invalid(kv.first, "binary data is not supported: send a JSON object as \"data\"");
-      case kCeEvtOnly: {
-        const std::string_view ce = kCeNames[EvtField(kv.first)];
-        std::string rule = "is an evt field, not allowed in a CloudEvents event";
-        if (!ce.empty()) rule.append(" (use \"").append(ce).append("\")");
-        return Invalid(kv.first, rule);
-      }
-      default:
-        ++unknown_count;
+    } else {
+      ++unknown_count;
     }
   }
 
@@ -337,6 +254,11 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     Status s = CheckEventId(names[field::kEventId], *v);
     if (!s.ok()) return s;
     obj.emplace_back("event_id", std::move(*v));
+  } else if (!defaults.event_id.empty()) {
+    Json id = defaults.event_id;
+    Status s = CheckEventId("event_id", id);
+    if (!s.ok()) return s;
+    obj.emplace_back("event_id", std::move(id));
   } else {
     obj.emplace_back("event_id", NewEventId(now));
   }
@@ -357,7 +279,7 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
     Result<UnixMillis> t = ParseRfc3339(text);
     if (!t.ok()) {
       return Invalid(name, "must be an RFC 3339 timestamp such as 2026-02-27T04:55:00Z: " +
-                               t.status().message() + " (got " + Quote(text) + ")");
+                               t.status().message() + " (got " + Quoted(text) + ")");
     }
     // The common case is already normal ("...T...sss.mmmZ"): keep the string.
     const bool normal = text.size() == 24 && text[10] == 'T' && text[19] == '.' && text[23] == 'Z';
@@ -408,9 +330,10 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
 
   if (unknown_count > 0) {
     for (auto& kv : in) {
-      const int f = cloudevents ? CeKey(kv.first) : EvtField(kv.first);
-      if (f == kCeUnknown) obj.emplace_back(kv.first, std::move(kv.second));
+      const int f = cloudevents ? CeField(kv.first) : EvtField(kv.first);
+      if (f < 0) obj.emplace_back(kv.first, std::move(kv.second));
     }
+    for (auto& kv : carried) obj.emplace_back(kv.first, std::move(kv.second));
   }
 
   std::size_t size = 0;
@@ -423,134 +346,31 @@ Result<Event> MakeEventImpl(Json object, const EventDefaults& defaults) {
   return Event{std::move(out)};
 }
 
-// Builds the document from nlohmann's SAX events. With nlohmann's own DOM builder each
-// ordered_map grows as a std::vector of pair<const string, json>; that pair's move may
-// throw (the const key is copied), so every growth deep-copies the members already
-// there, and parsing into ordered_json was half again as slow as into std::map. This
-// builder grows objects by moving values instead. It also bounds the nesting depth.
-class DomBuilder {
- public:
-  explicit DomBuilder(Json* root) : root_(root) {}
-
-  // The SAX interface: each returns false to stop the parse.
-  bool null() { return Value(nullptr); }
-  bool boolean(bool v) { return Value(v); }
-  bool number_integer(Json::number_integer_t v) { return Value(v); }
-  bool number_unsigned(Json::number_unsigned_t v) { return Value(v); }
-  bool number_float(Json::number_float_t v, const std::string& /*text*/) { return Value(v); }
-  bool string(std::string& v) { return Value(v); }  // copied: the lexer reuses v's buffer
-  bool binary(Json::binary_t& v) { return Value(std::move(v)); }
-
-  bool start_object(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
-    stack_.push_back(Put(Json::value_t::object));
-    return true;
-  }
-  bool key(std::string& k) {
-    auto& obj = stack_.back()->get_ref<Json::object_t&>();
-    for (auto& kv : obj) {
-      if (kv.first == k) {  // a repeated key: the last value wins, in the first place
-        member_ = &kv.second;
-        return true;
-      }
-    }
-    if (obj.size() == obj.capacity()) Grow(&obj);
-    obj.emplace_back(k, nullptr);
-    member_ = &obj.back().second;
-    return true;
-  }
-  bool end_object() {
-    --depth_;
-    stack_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
-    stack_.push_back(Put(Json::value_t::array));
-    return true;
-  }
-  bool end_array() { return end_object(); }
-
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const Json::exception& e) {
-    error_ = e.what();
-    return false;
-  }
-
-  bool too_deep() const { return too_deep_; }
-  const std::string& error() const { return error_; }
-
- private:
-  // Doubles an object's room by moving its values, where vector's own growth would
-  // copy them all.
-  static void Grow(Json::object_t* obj) {
-    Json::object_t bigger;
-    bigger.reserve(obj->empty() ? 4 : 2 * obj->size());
-    for (auto& kv : *obj) bigger.emplace_back(kv.first, std::move(kv.second));
-    obj->swap(bigger);
-  }
-
-  bool TooDeep() {
-    too_deep_ = true;
-    return false;
-  }
-
-  template <typename T>
-  bool Value(T&& v) {
-    Put(std::forward<T>(v));
-    return true;
-  }
-
-  // Stores a new value where the parser is (the root, the next array element, or the
-  // member whose key came last) and returns it. Pointers on stack_ stay valid: a
-  // container only grows again once its open child has been closed.
-  template <typename T>
-  Json* Put(T&& v) {
-    if (stack_.empty()) {
-      *root_ = Json(std::forward<T>(v));
-      return root_;
-    }
-    Json* top = stack_.back();
-    if (top->is_array()) {
-      auto& arr = top->get_ref<Json::array_t&>();
-      arr.emplace_back(std::forward<T>(v));
-      return &arr.back();
-    }
-    *member_ = Json(std::forward<T>(v));
-    return member_;
-  }
-
-  Json* root_;
-  std::vector<Json*> stack_;
-  Json* member_ = nullptr;
-  int depth_ = 0;
-  bool too_deep_ = false;
-  std::string error_;
-};
-
-// "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..."
-// becomes "invalid JSON: column 5: syntax error ...", one line, no control characters.
-Status InvalidJson(const char* what) {
-  std::string_view reason = what;
-  if (!reason.empty() && reason.front() == '[') {
-    const std::size_t end = reason.find("] ");
-    if (end != std::string_view::npos) reason.remove_prefix(end + 2);
-  }
-  if (reason.substr(0, "parse error at line 1, "sv.size()) == "parse error at line 1, "sv) {
-    reason.remove_prefix("parse error at line 1, "sv.size());
-  }
-  std::string m = "invalid JSON: ";
-  AppendEscaped(&m, reason, 200, false);
-  return Status::InvalidArgument(std::move(m));
-}
-
 }  // namespace
 
 Result<EventFormat> ParseEventFormat(std::string_view text) {
   if (text == "evt") return EventFormat::kEvt;
   if (text == "cloudevents") return EventFormat::kCloudEvents;
-  return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quote(text) +
+  return Status::InvalidArgument("format: must be \"evt\" or \"cloudevents\" (got " + Quoted(text) +
                                  ")");
+}
+
+EventDefaults ForStreamEntry(std::string_view entry_id, EventDefaults base) {
+  const std::size_t dash = entry_id.find('-');
+  if (dash == std::string_view::npos) return base;
+  auto number = [](std::string_view digits, std::uint64_t* out) {
+    const char* end = digits.data() + digits.size();
+    const auto r = std::from_chars(digits.data(), end, *out);
+    return !digits.empty() && digits.front() != '+' && r.ec == std::errc() && r.ptr == end;
+  };
+  std::uint64_t ms = 0, seq = 0;
+  if (!number(entry_id.substr(0, dash), &ms) || !number(entry_id.substr(dash + 1), &seq) ||
+      ms >= (std::uint64_t{1} << 48)) {
+    return base;
+  }
+  base.event_id = EventIdAt(static_cast<std::int64_t>(ms), seq);
+  base.now_ms = static_cast<UnixMillis>(ms);
+  return base;
 }
 
 Result<Event> MakeEvent(Json object, const EventDefaults& defaults) {
@@ -563,22 +383,9 @@ Result<Event> MakeEvent(Json object, const EventDefaults& defaults) {
 }
 
 Result<Event> ParseEvent(std::string_view text, const EventDefaults& defaults) {
-  Json object;
-  try {
-    DomBuilder builder(&object);
-    if (!Json::sax_parse(text.data(), text.data() + text.size(), &builder)) {
-      if (builder.too_deep()) {
-        return Status::InvalidArgument("invalid JSON: nested deeper than " +
-                                       std::to_string(kMaxDepth) + " levels");
-      }
-      return InvalidJson(builder.error().c_str());
-    }
-  } catch (const Json::exception& e) {
-    return InvalidJson(e.what());
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("parsing an event: ") + e.what());
-  }
-  return MakeEvent(std::move(object), defaults);
+  Result<Json> object = ParseJson(text);
+  if (!object.ok()) return object.status();
+  return MakeEvent(std::move(*object), defaults);
 }
 
 bool IsNewerSchemaVersion(const Status& status) {
@@ -601,34 +408,6 @@ bool IsNewerSchemaVersion(const Status& status) {
   if (m.size() < kPrefix.size() || m.substr(m.size() - kPrefix.size()) != kPrefix) return false;
   m.remove_suffix(kPrefix.size());
   return m.empty() || (m.size() >= 2 && m.substr(m.size() - 2) == ": ");
-}
-
-Json ToCloudEvents(const Event& event) {
-  const Json& doc = event.doc;
-  Json ce(Json::value_t::object);
-  if (!doc.is_object()) return ce;
-  auto& obj = ce.get_ref<Json::object_t&>();
-  obj.reserve(doc.size() + 2);
-  obj.emplace_back("specversion", "1.0");
-  auto copy = [&](int f) {
-    const auto it = doc.find(kEvtNames[f]);
-    if (it != doc.end()) obj.emplace_back(kCeNames[f], *it);
-  };
-  copy(field::kEventId);
-  copy(field::kEventType);
-  copy(field::kSource);
-  copy(field::kOccurredAt);
-  obj.emplace_back("datacontenttype", "application/json");
-  copy(field::kPayload);
-  copy(field::kIdempotencyKey);
-  copy(field::kCorrelationId);
-  copy(field::kRetryCount);
-  for (const auto& kv : doc.items()) {
-    // An unknown evt field named like an attribute written above (say "type") cannot
-    // be written twice; it is left out of the CloudEvents form.
-    if (EvtField(kv.key()) < 0 && !IsCeReserved(kv.key())) obj.emplace_back(kv.key(), kv.value());
-  }
-  return ce;
 }
 
 std::string Serialize(const Event& event, EventFormat format) {

@@ -253,6 +253,30 @@ void AppendEscaped(std::string* out, std::string_view s, std::size_t max_chars, 
   }
 }
 
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  AppendEscaped(&out, s, 60, true);
+  out.push_back('"');
+  return out;
+}
+
+std::string DescribeJson(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::string:
+      return Quoted(v.get_ref<const std::string&>());
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::binary:
+      return "binary data";
+    case Json::value_t::discarded:
+      return "nothing";
+    default:
+      return v.dump(-1, ' ', false, kErrorHandler);  // null, boolean, number
+  }
+}
+
 bool LargerThan(const Json& doc, std::size_t max, std::size_t* size) {
   if (SizeBound(doc) <= max) return false;
   CountSink sink;

@@ -21,6 +21,14 @@ std::size_t DecodeUtf8(const char* p, const char* end, std::uint32_t* cp);
 // UTF-8 becomes U+FFFD, so quoted user data can neither break a line nor drive a terminal.
 void AppendEscaped(std::string* out, std::string_view s, std::size_t max_chars, bool quoting);
 
+// `s` in double quotes for a message, escaped as AppendEscaped does, cut after 60
+// characters.
+std::string Quoted(std::string_view s);
+
+// A short, safe description of a JSON value for a message: a string quoted (Quoted), a
+// number, boolean or null as written, a container by its kind ("an object").
+std::string DescribeJson(const Json& v);
+
 // Whether `doc` written compactly is larger than `max` bytes; its exact size if so.
 bool LargerThan(const Json& doc, std::size_t max, std::size_t* size);
 

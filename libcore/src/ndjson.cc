@@ -1,7 +1,9 @@
 #include "evt/ndjson.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,27 +24,36 @@ bool IsBlank(std::string_view s) {
 LineReader::LineReader(int fd, std::size_t max_line_bytes) : fd_(fd), max_(max_line_bytes) {}
 
 bool LineReader::HasBufferedLine() const {
-  return buf_.find('\n', start_) != std::string::npos || (eof_ && start_ < buf_.size());
+  return buf_.find('\n', std::max(start_, scanned_)) != std::string::npos ||
+         (eof_ && start_ < buf_.size());
+}
+
+void LineReader::KeepHead(const char* p, std::size_t n) {
+  if (head_.size() < kTooLongHeadBytes)
+    head_.append(p, std::min(n, kTooLongHeadBytes - head_.size()));
 }
 
 // Looks for the next complete line in buf_. While skipping an over-long line, discards
-// bytes up to its newline and then reports it once as too_long.
+// bytes up to its newline (keeping its head) and then reports it once as too_long. The
+// search for a newline starts where the previous one gave up, so a long line costs time
+// linear in its length however many reads it takes.
 bool LineReader::FindLine(Line* line) {
   while (true) {
-    std::size_t nl = buf_.find('\n', start_);
+    std::size_t nl = buf_.find('\n', std::max(start_, scanned_));
+    scanned_ = nl == std::string::npos ? buf_.size() : nl;
     if (skipping_) {
+      const std::size_t end = nl == std::string::npos ? buf_.size() : nl;
+      KeepHead(buf_.data() + start_, end - start_);
+      skipped_len_ += end - start_;
       if (nl == std::string::npos) {
-        skipped_len_ += buf_.size() - start_;
         buf_.clear();
-        start_ = 0;
-        if (!eof_) return false;
-        nl = 0;  // at EOF the over-long last line ends here
+        start_ = scanned_ = 0;
+        if (!eof_) return false;  // at EOF the over-long last line ends here
       } else {
-        skipped_len_ += nl - start_;
         start_ = nl + 1;
       }
       skipping_ = false;
-      *line = Line{++line_no_, {}, true, skipped_len_};
+      *line = Line{++line_no_, {}, true, skipped_len_, head_};
       return true;
     }
     std::size_t end = nl;
@@ -52,6 +63,7 @@ bool LineReader::FindLine(Line* line) {
         // Too long already: stop buffering it and skip to its end.
         skipping_ = true;
         skipped_len_ = 0;
+        head_.clear();
         continue;
       }
       if (!eof_ || pending == 0) return false;
@@ -62,11 +74,11 @@ bool LineReader::FindLine(Line* line) {
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     ++line_no_;
     if (text.size() > max_) {
-      *line = Line{line_no_, {}, true, text.size()};
+      *line = Line{line_no_, {}, true, text.size(), text.substr(0, kTooLongHeadBytes)};
       return true;
     }
     if (IsBlank(text)) continue;
-    *line = Line{line_no_, text, false, text.size()};
+    *line = Line{line_no_, text, false, text.size(), {}};
     return true;
   }
 }
@@ -78,6 +90,7 @@ LineReader::State LineReader::Next(Line* line) {
   // Compact before reading so the buffer stays bounded by max_ + one chunk.
   if (start_ > 0) {
     buf_.erase(0, start_);
+    scanned_ = scanned_ > start_ ? scanned_ - start_ : 0;
     start_ = 0;
   }
   std::size_t old = buf_.size();
@@ -96,6 +109,23 @@ LineReader::State LineReader::Next(Line* line) {
   if (n == 0) eof_ = true;
   if (FindLine(line)) return State::kLine;
   return eof_ ? State::kEof : State::kWouldBlock;
+}
+
+bool LineReader::GiveBack() {
+  // Only a regular file: lseek "works" on some devices without meaning a position.
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const std::size_t unconsumed = (buf_.size() - start_) + (skipping_ ? skipped_len_ : 0);
+  if (unconsumed > 0 && ::lseek(fd_, -static_cast<off_t>(unconsumed), SEEK_CUR) < 0) {
+    return false;
+  }
+  buf_.clear();
+  start_ = scanned_ = 0;
+  skipping_ = false;
+  skipped_len_ = 0;
+  head_.clear();
+  eof_ = true;  // what follows belongs to the next reader
+  return true;
 }
 
 Status LineWriter::WriteLine(std::string_view text) {

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -113,6 +114,16 @@ std::string NewEventId(std::int64_t unix_ms) {
   std::memcpy(id.data(), "evt_", 4);
   std::lock_guard<std::mutex> lock(mu);
   generator.NextInto(unix_ms, id.data() + 4);
+  return id;
+}
+
+std::string EventIdAt(std::int64_t unix_ms, std::uint64_t sequence) {
+  unix_ms = std::min(std::max<std::int64_t>(unix_ms, 0), kMaxUlidMillis);
+  std::string id(30, '0');
+  std::memcpy(id.data(), "evt_", 4);
+  Encode(static_cast<std::uint64_t>(unix_ms), 10, id.data() + 4);
+  Encode(sequence >> 40, 8, id.data() + 14);  // the top 16 of the 80 bits stay 0
+  Encode(sequence & ((std::uint64_t{1} << 40) - 1), 8, id.data() + 22);
   return id;
 }
 

@@ -72,7 +72,7 @@ class QueueWorker {
   void EntryDone(const std::string& id);
   void WaitForCommits();
   Status WaitForKey(const std::string& key);
-  void Process(QueueSession& session, const Delivery& d, std::mt19937_64& rng);
+  void Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng);
   bool ClaimDue();
   void Commit(QueueSession& session, const AttemptEnd& end, const char* what,
               const std::function<Status()>& op);
@@ -552,7 +552,7 @@ void QueueWorker::CommitOutcome(QueueSession& session, JournalRecord record) {
   in_flight_ids_.insert(end.delivery_id);  // never handed out again by this worker
 }
 
-void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937_64& rng) {
+void QueueWorker::Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng) {
   struct InFlight {
     std::atomic<int>& n;
     explicit InFlight(std::atomic<int>& c) : n(c) { ++n; }
@@ -560,10 +560,19 @@ void QueueWorker::Process(QueueSession& session, const Delivery& d, std::mt19937
   } in_flight(in_flight_);
 
   AttemptEnd end;
-  end.delivery_id = d.id;
-  EventDefaults defaults;
+  end.delivery_id = entry.id;
+  // An entry without event_id (another producer's) takes its identity and time from the
+  // entry id: the same on every delivery, not made up anew by each consumer. From then on
+  // the event carries it, so that a defer or a dead letter, which re-add the entry under a
+  // new id, keep it too.
+  EventDefaults defaults = ForStreamEntry(entry.id);
   defaults.max_event_bytes = options_.max_event_bytes;
-  Result<Event> parsed = ParseEvent(d.raw, defaults);
+  Result<Event> parsed = ParseEvent(entry.raw, defaults);
+  Delivery carried;
+  if (parsed.ok() && parsed->event_id() == defaults.event_id) {
+    carried = Delivery{entry.id, Serialize(*parsed), entry.deliveries};
+  }
+  const Delivery& d = carried.id.empty() ? entry : carried;
   if (!parsed.ok()) {
     // Not an event this worker can run: a dead letter now, kept whole for a replay.
     DeadReason reason =

@@ -199,7 +199,8 @@ JobPtr StdioWorker::ParseLine(const Line& line) {
     d.consumer = consumer_;
     d.line = line.number;
     d.event = std::move(event);
-    if (d.event.is_null()) d.raw = std::string(line.text);
+    // An over-long line was never held whole: its head is what there is to keep.
+    if (d.event.is_null()) d.raw = std::string(line.too_long ? line.head : line.text);
     RecordDeadLetter(d);
     Json r;
     r["line"] = line.number;
@@ -223,7 +224,9 @@ JobPtr StdioWorker::ParseLine(const Line& line) {
       // A newer producer, not garbage: a permanent `data` failure, kept whole for replay
       // by a newer worker.
       ++stats_.failed;
-      reject(ev.status().message(), Json::parse(line.text, nullptr, false), DeadReason::kPermanent);
+      Result<Json> whole = ParseJson(line.text);
+      reject(ev.status().message(), whole.ok() ? std::move(*whole) : Json(),
+             DeadReason::kPermanent);
     } else {
       ++stats_.invalid;
       reject(ev.status().message(), Json(), DeadReason::kInvalid);
@@ -395,8 +398,11 @@ void StdioWorker::InterruptEverythingLeft() {
     for (JobPtr& j : waiting) Interrupt(std::move(j));
   }
   inflight_keys_.clear();
-  // Lines already read from the pipe but not yet parsed: they are ours, so they are
-  // recorded, never dropped.
+  // Lines read ahead but not yet parsed. From a regular file they are given back: the
+  // offset moves back to just after the last line taken, so that the next reader of the
+  // same file (`{ evt-work ...; evt-work ...; } < events.ndjson`) starts on a whole line.
+  if (stopping_ && reader_.GiveBack()) return;
+  // From a pipe they cannot be: they are ours, so they are recorded, never dropped.
   Line line;
   while (reader_.HasBufferedLine() && reader_.Next(&line) == LineReader::State::kLine) {
     if (JobPtr job = ParseLine(line)) Interrupt(std::move(job));

@@ -138,6 +138,24 @@ TEST_CASE("an event id for a given time carries that time", "[ulid]") {
   CHECK(NewEventId(kMs) > id);
 }
 
+TEST_CASE("an event id made from a time and a sequence is always the same", "[ulid]") {
+  const std::string id = EventIdAt(kMs, 0);
+  REQUIRE(id.size() == 30);
+  CHECK(id.substr(0, 4) == "evt_");
+  CHECK(IsUlid(id.substr(4)));
+  CHECK(UlidTime(id.substr(4)) == kMs);
+  CHECK(EventIdAt(kMs, 0) == id);
+  // The 80 bits after the time hold the sequence.
+  CHECK(id.substr(14) == "0000000000000000");
+  CHECK(EventIdAt(kMs, 1).substr(14) == "0000000000000001");
+  CHECK(EventIdAt(kMs, 32).substr(14) == "0000000000000010");
+  CHECK(EventIdAt(kMs, UINT64_MAX).substr(14) == "000FZZZZZZZZZZZZ");
+  // Ordered as the stream is: by time, then by sequence.
+  CHECK(EventIdAt(kMs, 0) < EventIdAt(kMs, 1));
+  CHECK(EventIdAt(kMs, 99) < EventIdAt(kMs + 1, 0));
+  CHECK(EventIdAt(kMs, 7) != EventIdAt(kMs + 1, 7));
+}
+
 TEST_CASE("event ids made from several threads are all distinct", "[ulid]") {
   std::vector<std::vector<std::string>> per_thread(4);
   std::vector<std::thread> threads;

@@ -11,6 +11,9 @@
 
 namespace evt {
 
+// How much of an over-long line LineReader keeps (Line::head), for a dead letter.
+inline constexpr std::size_t kTooLongHeadBytes = 64 * 1024;
+
 // One line handed out by LineReader.
 struct Line {
   std::uint64_t number = 0;  // 1-based line number in the input
@@ -19,6 +22,8 @@ struct Line {
   bool too_long = false;     // the line was longer than the bound; `text` is empty and
                              // the rest of the line was skipped, never buffered
   std::size_t length = 0;    // the line's full length in bytes (also when too_long)
+  std::string_view head;     // too_long only: the line's first bytes, at most
+                             // kTooLongHeadBytes; valid until the next call to Next()
 };
 
 // Splits a byte stream into lines. Blank (whitespace-only) lines are skipped but
@@ -46,18 +51,28 @@ class LineReader {
     return skipping_ ? std::string_view() : std::string_view(buf_).substr(start_);
   }
 
+  // Gives back the bytes read but not handed out as a line, when the input is a regular
+  // file: moves the file offset back to just after the last line handed out (or to the
+  // start of an over-long line being skipped), so that the next reader of the same open
+  // file starts on a line boundary, and forgets them; Next() then reports kEof. Returns
+  // false and changes nothing when the input cannot seek (a pipe, a terminal, a socket).
+  bool GiveBack();
+
   const Status& status() const { return status_; }
 
  private:
   bool FindLine(Line* line);
+  void KeepHead(const char* p, std::size_t n);
 
   int fd_;
   std::size_t max_;
   std::string buf_;
   std::size_t start_ = 0;        // start of unconsumed bytes in buf_
+  std::size_t scanned_ = 0;      // buf_[start_, scanned_) is known to hold no newline
   std::uint64_t line_no_ = 0;    // number of the last line handed out or skipped
   bool skipping_ = false;        // inside an over-long line, discarding to its newline
   std::size_t skipped_len_ = 0;  // bytes discarded so far of that line
+  std::string head_;             // the first bytes of that line (kTooLongHeadBytes at most)
   bool eof_ = false;
   Status status_;
 };

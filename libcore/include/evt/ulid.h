@@ -41,4 +41,10 @@ std::string NewEventId();
 // The same for the time `unix_ms` (e.g. a fixed "now" chosen by the caller).
 std::string NewEventId(std::int64_t unix_ms);
 
+// The event id "evt_" + the ULID whose time is `unix_ms` (clamped as Next() does) and
+// whose 80 bits that are random elsewhere hold `sequence`. Deterministic: the same
+// arguments give the same id, as an id derived from a stream entry id must be (see
+// ForStreamEntry in event.h). Ids sort by time, then by sequence. Thread-safe.
+std::string EventIdAt(std::int64_t unix_ms, std::uint64_t sequence);
+
 }  // namespace evt

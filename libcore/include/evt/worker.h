@@ -37,7 +37,9 @@ struct WorkerStats {
 // Runs the stdio worker until input ends and every event has an outcome, or until a stop
 // signal (see signals.h) has been handled: then it reads no more, lets running handlers
 // finish within shutdown_grace, cancels the rest, and records every event that was read
-// but not finished as a dead letter with reason `interrupted`. Nothing read is lost.
+// but not finished as a dead letter with reason `interrupted`. Nothing read is lost. Lines
+// read ahead of a regular file but not taken yet are given back instead: the file offset
+// is left just after the last line taken (LineReader::GiveBack).
 //
 // Per event: runs `handler` on up to `concurrency` threads; retries transient failures
 // after BackoffDelay() while other events keep flowing (retry_count is raised on each
