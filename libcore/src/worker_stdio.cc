@@ -106,6 +106,7 @@ class StdioWorker {
   bool stopping_ = false;
   SteadyClock::time_point grace_deadline_;
   Status io_status_;
+  Status fatal_;  // the handler kind cannot go on (HandlerResult::fatal)
 };
 
 void StdioWorker::ThreadMain() {
@@ -318,6 +319,13 @@ void StdioWorker::OnCompletion(Completion c) {
               {"error", r.error}});
   }
 
+  if (r.fatal && fatal_.ok()) {
+    // A co-process that dies at start-up again and again: stop rather than fail every
+    // event; what is left is interrupted, as on SIGTERM.
+    fatal_ = Status::Unavailable("handler: " + r.error);
+    Log(LogLevel::kError, fatal_.message(), {{"consumer", consumer_}});
+    BeginStop("the handler cannot run");
+  }
   if (r.interrupted) {
     Interrupt(std::move(job));
     ReleaseKey(key, false);
@@ -336,7 +344,8 @@ void StdioWorker::OnCompletion(Completion c) {
       ReleaseKey(key, false);
       return;
     }
-    Millis delay = BackoffDelay(options_.retry, job->attempts - 1, rng_);
+    // A handler's Retry-After is a floor under the backoff, never a way round it.
+    Millis delay = std::max(BackoffDelay(options_.retry, job->attempts - 1, rng_), r.retry_after);
     ++stats_.retries;
     job->event.set_retry_count(job->event.retry_count() + 1);
     LogEvent(LogLevel::kInfo, "retry scheduled",
@@ -522,6 +531,7 @@ Status StdioWorker::Run() {
        {"retries", stats_.retries},
        {"dlq", dlq_.name()}});
   if (!io_status_.ok()) return io_status_;
+  if (!fatal_.ok()) return fatal_;
   if (!input_status.ok()) return input_status;
   if (stats_.invalid > 0) {
     return Status::InvalidArgument(std::to_string(stats_.invalid) + " input lines rejected");

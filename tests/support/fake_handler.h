@@ -2,6 +2,7 @@
 // payload.script names the outcome of each attempt, e.g. ["transient","done"].
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
@@ -19,6 +20,7 @@ class FakeHandler : public Handler {
     const Event& ev = *ctx.event;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      starts_[ev.event_id()].push_back(std::chrono::steady_clock::now());
       runs_[ev.idempotency_key()] += 1;
       retry_counts_[ev.event_id()].push_back(ev.retry_count());
     }
@@ -35,6 +37,17 @@ class FakeHandler : public Handler {
       r.outcome = Outcome::kTransient;
       r.category = Category::kDependency;
       r.error = "exit 75";
+    } else if (what.rfind("retry-after:", 0) == 0) {  // "retry-after:300": Retry-After 300ms
+      r.outcome = Outcome::kTransient;
+      r.category = Category::kDependency;
+      r.error = "HTTP 429";
+      r.retry_after = Millis(std::stoll(what.substr(12)));
+    } else if (what == "fatal") {  // the handler kind cannot go on (a dying co-process)
+      r.outcome = Outcome::kTransient;
+      r.category = Category::kCrash;
+      r.error = "the co-process died at start-up 5 times in a row";
+      r.interrupted = true;
+      r.fatal = true;
     } else if (what == "permanent") {
       r.outcome = Outcome::kPermanent;
       r.category = Category::kData;
@@ -47,6 +60,11 @@ class FakeHandler : public Handler {
     std::lock_guard<std::mutex> lock(mu_);
     return runs_[key];
   }
+  // When each attempt of event `id` started.
+  std::vector<std::chrono::steady_clock::time_point> starts(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return starts_[id];
+  }
   std::vector<std::int64_t> retry_counts(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu_);
     return retry_counts_[id];
@@ -55,6 +73,7 @@ class FakeHandler : public Handler {
  private:
   std::mutex mu_;
   std::map<std::string, int> runs_;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> starts_;
   std::map<std::string, std::vector<std::int64_t>> retry_counts_;
 };
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <map>
 #include <sstream>
 #include <string>
@@ -101,6 +102,31 @@ TEST_CASE("a transient failure is retried with retry_count raised, then succeeds
   CHECK(h.retry_counts("e1") == std::vector<std::int64_t>{0, 1, 2});
   CHECK(run.stats.retries == 2);
   CHECK(run.dead.empty());
+}
+
+TEST_CASE("a handler's Retry-After is a floor under the backoff", "[worker]") {
+  evt::testing::FakeHandler h;
+  Run run = RunWorker(Ev("e1", "k1", R"(["retry-after:300","done"])"), h);  // backoff 0
+  CHECK(run.results["e1"]["status"] == "done");
+  std::vector<std::chrono::steady_clock::time_point> starts = h.starts("e1");
+  REQUIRE(starts.size() == 2);
+  CHECK(starts[1] - starts[0] >= std::chrono::milliseconds(300));
+}
+
+TEST_CASE("a fatal handler result stops the run at once, with Unavailable (exit 69)", "[worker]") {
+  evt::testing::FakeHandler h;
+  std::string input = Ev("e1", "k1", R"(["fatal"])");
+  for (int i = 2; i <= 50; ++i) {
+    input += Ev("e" + std::to_string(i), "k" + std::to_string(i), R"(["done"])");
+  }
+  Run run = RunWorker(input, h, /*concurrency=*/1);
+  CHECK(run.status.kind() == evt::Status::Kind::kUnavailable);
+  CHECK(run.status.message().find("died at start-up") != std::string::npos);
+  CHECK(run.results["e1"]["status"] == "interrupted");
+  // One handler at a time: nothing after e1 was started. (The input is a regular file, so
+  // the lines not read stay in it for the next run rather than becoming dead letters.)
+  CHECK(run.stats.done == 0);
+  CHECK(run.stats.interrupted == 1);
 }
 
 TEST_CASE("a permanent failure goes to the DLQ at once", "[worker]") {
