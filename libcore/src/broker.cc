@@ -1,5 +1,7 @@
 #include "evt/broker.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -209,6 +211,26 @@ Status ValidateNamespace(std::string_view ns) {
                          "\": must be 1-64 of [A-Za-z0-9_.:-]");
   }
   return Status::Ok();
+}
+
+void ScrubCredentialEnvironment() {
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    char* entry = *e;
+    char* eq = std::strchr(entry, '=');
+    if (eq == nullptr) continue;
+    std::string_view name(entry, static_cast<std::size_t>(eq - entry));
+    char* value = eq + 1;
+    const std::size_t length = std::strlen(value);
+    if (name == "EVT_REDIS_PASSWORD") {
+      std::memset(value, 0, length);
+    } else if (name == "EVT_BROKER") {
+      const std::string stripped = StripUrlPassword(value);
+      if (stripped.size() < length) {  // it had a password; the stripped URL is shorter
+        std::memcpy(value, stripped.data(), stripped.size());
+        std::memset(value + stripped.size(), 0, length - stripped.size());
+      }
+    }
+  }
 }
 
 }  // namespace evt

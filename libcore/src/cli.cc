@@ -326,7 +326,10 @@ Result<BrokerConfig> ResolveBroker(const CommonOptions& common) {
 Result<BrokerConfig> StartCommand(const std::string& tool, const CommonOptions& common) {
   InstallStopSignals();
   if (Status s = ApplyCommonOptions(tool, common); !s.ok()) return s;
-  return ResolveBroker(common);
+  Result<BrokerConfig> broker = ResolveBroker(common);
+  // Read once; from here on no copy of a password stays where a handler could read it.
+  ScrubCredentialEnvironment();
+  return broker;
 }
 
 int ReportFatal(const std::string& tool, const Status& status) {

@@ -119,10 +119,12 @@ echo 'filepw-Zq' > "$TMP/pw"
 evt-emit --type t.env --id env1 \
   | EVT_REDIS_PASSWORD='envpw-Zq' EVT_REDIS_PASSWORD_FILE="$TMP/pw" \
     EVT_BROKER='redis://u1:Xp@ss/w0rd-Zq@redis.example:6380/2' \
-    timeout 20 evt-work --broker - -- sh -c 'env | grep ^EVT_ > "$0"; cat "$EVT_REDIS_PASSWORD_FILE" >> "$0" 2>/dev/null; true' "$TMP/env.txt" \
+    timeout 20 evt-work --broker - -- sh -c 'env | grep ^EVT_ > "$0"; cat "$EVT_REDIS_PASSWORD_FILE" >> "$0" 2>/dev/null; tr "\0" "\n" < /proc/$PPID/environ > "$0.proc"; true' "$TMP/env.txt" \
       > "$TMP/r9" 2> "$TMP/log9"
 expect_eq "env handler done" done "$(result_field "$TMP/r9" env1 status)"
 expect_not_contains "no password in the handler's environment" "Zq" "$TMP/env.txt"
+expect_contains "the handler read evt-work's /proc/PID/environ" "EVT_BROKER=" "$TMP/env.txt.proc"
+expect_not_contains "no password in evt-work's /proc/PID/environ either" "Zq" "$TMP/env.txt.proc"
 expect_not_contains "no password variable in the handler's environment" "EVT_REDIS_PASSWORD" "$TMP/env.txt"
 expect_contains "the broker URL without its password" "EVT_BROKER=redis://u1@redis.example:6380/2" "$TMP/env.txt"
 expect_not_contains "no password in the log" "Zq" "$TMP/log9"

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -213,4 +214,22 @@ TEST_CASE("a URL without a password is left as it is", "[broker]") {
   }
   CHECK(evt::StripUrlPassword("redis://:pw@host:6379/0") == "redis://host:6379/0");
   CHECK(evt::RedactUrl("redis://:pw@host:6379/0") == "redis://:***@host:6379/0");
+}
+
+TEST_CASE("ScrubCredentialEnvironment wipes passwords from the environment block in place",
+          "[broker]") {
+  ::setenv("EVT_REDIS_PASSWORD", "envpw-Scrub-9", 1);
+  ::setenv("EVT_BROKER", "redis://u1:Xp@ss/w0rd@127.0.0.1:6379/2", 1);
+  const char* password = std::getenv("EVT_REDIS_PASSWORD");
+  const char* broker = std::getenv("EVT_BROKER");
+  const std::size_t password_length = std::strlen(password);
+  evt::ScrubCredentialEnvironment();
+  // The same bytes were overwritten (what /proc/<pid>/environ shows), not just unset.
+  CHECK(std::string(password, password_length) == std::string(password_length, '\0'));
+  CHECK(std::string(broker) == "redis://u1@127.0.0.1:6379/2");
+  ::unsetenv("EVT_REDIS_PASSWORD");
+  ::setenv("EVT_BROKER", "redis://127.0.0.1:6379", 1);
+  evt::ScrubCredentialEnvironment();  // nothing to hide: unchanged
+  CHECK(std::string(std::getenv("EVT_BROKER")) == "redis://127.0.0.1:6379");
+  ::unsetenv("EVT_BROKER");
 }

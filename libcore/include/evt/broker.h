@@ -46,6 +46,14 @@ std::string StripUrlPassword(std::string_view url);
 inline constexpr const char* kCredentialEnvNames[] = {"EVT_REDIS_PASSWORD",
                                                       "EVT_REDIS_PASSWORD_FILE"};
 
+// Wipes the credentials out of this process's own environment block, in place, once they
+// have been read: the value of EVT_REDIS_PASSWORD becomes NUL bytes and EVT_BROKER loses
+// its password (StripUrlPassword). A handler running as the same user can read
+// /proc/<evt-work>/environ, and that file shows the block the process started with, not
+// what unsetenv(3) leaves: only overwriting the bytes hides them. Call it from the main
+// thread at start-up, before other threads run.
+void ScrubCredentialEnvironment();
+
 // Fills config->password when the URL had none: from the file at `password_file` (first
 // line, if the path is non-empty) or else from `env_password` (EVT_REDIS_PASSWORD). A
 // password file that cannot be read is a Config error naming it.
