@@ -105,4 +105,8 @@ Json ToCloudEvents(const Event& event);
 // The name of this machine (cached), used as the default `source`.
 const std::string& HostName();
 
+// "host:pid": the default name of a worker (its consumer name in logs, dead letters and a
+// durable queue's consumer group) when --consumer is not given.
+std::string DefaultConsumerName();
+
 }  // namespace evt
