@@ -243,7 +243,7 @@ void SetUpApp(CLI::App& app, CommonOptions* common) {
   app.add_option("--namespace", common->ns, "Prefix of every Redis key")
       ->envname("EVT_NAMESPACE")
       ->capture_default_str();
-  app.add_option("--redis-password-file", common->redis_password_file,
+  app.add_option("--redis-password-file", common->password_file,
                  "Read the Redis password from FILE (or set EVT_REDIS_PASSWORD)")
       ->envname("EVT_REDIS_PASSWORD_FILE");
   app.add_option("--max-event-bytes", common->max_event_bytes,
@@ -316,8 +316,8 @@ Result<BrokerConfig> ResolveBroker(const CommonOptions& common) {
   Result<BrokerConfig> broker = ParseBrokerUrl(common.broker);
   if (!broker.ok()) return broker.status();
   if (broker->is_redis()) {
-    Status s = ResolveRedisPassword(&*broker, common.redis_password_file,
-                                    std::getenv("EVT_REDIS_PASSWORD"));
+    Status s =
+        ResolveRedisPassword(&*broker, common.password_file, std::getenv("EVT_REDIS_PASSWORD"));
     if (!s.ok()) return s;
   }
   return broker;

@@ -15,7 +15,9 @@
 #include <cstring>
 #include <system_error>
 #include <thread>
+#include <utility>
 
+#include "fd.h"
 #include "subprocess.h"  // ExecCandidates
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -32,34 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 // Without a pidfd (old kernel) waits check for the leader's exit this often.
 constexpr Millis kExitPollInterval{10};
-
-void CloseFd(int* fd) {
-  if (*fd >= 0) close(*fd);
-  *fd = -1;
-}
-
-// A pipe whose ends close themselves unless released.
-struct Pipe {
-  int read = -1;
-  int write = -1;
-  ~Pipe() {
-    CloseFd(&read);
-    CloseFd(&write);
-  }
-  bool Open() {
-    int p[2];
-    // O_CLOEXEC from birth: another thread may fork at any moment.
-    if (pipe2(p, O_CLOEXEC) != 0) return false;
-    read = p[0];
-    write = p[1];
-    return true;
-  }
-};
-
-bool SetNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
 
 // Computed before vfork, so that the child only makes async-signal-safe calls.
 struct ChildPlan {
@@ -173,56 +147,58 @@ Result<std::unique_ptr<Coprocess>> Coprocess::Start(const std::vector<std::strin
   const std::vector<std::string> env = ChildEnvironment();
   std::vector<char*> env_ptrs = Pointers(env);
 
-  Pipe in, out, err, exec_error;
-  if (!in.Open() || !out.Open() || !err.Open() || !exec_error.Open() || !SetNonBlocking(in.write) ||
-      !SetNonBlocking(out.read) || !SetNonBlocking(err.read)) {
+  Fd in_r, in_w, out_r, out_w, err_r, err_w, exec_r, exec_w;
+  if (!MakePipe(&in_r, &in_w) || !MakePipe(&out_r, &out_w) || !MakePipe(&err_r, &err_w) ||
+      !MakePipe(&exec_r, &exec_w) || !SetNonBlocking(in_w.get()) || !SetNonBlocking(out_r.get()) ||
+      !SetNonBlocking(err_r.get())) {
     return failed(errno);
   }
-  const ChildPlan plan{getpid(),        candidate_ptrs.data(),           argv_ptrs.data(),
-                       env_ptrs.data(), {in.read, out.write, err.write}, exec_error.write};
+  const ChildPlan plan{getpid(),
+                       candidate_ptrs.data(),
+                       argv_ptrs.data(),
+                       env_ptrs.data(),
+                       {in_r.get(), out_w.get(), err_w.get()},
+                       exec_w.get()};
   const pid_t pid = SpawnChild(plan);
   if (pid < 0) return failed(errno);
   // Both sides call setpgid so the group exists before either relies on it.
   setpgid(pid, pid);
-  std::unique_ptr<Coprocess> child(new Coprocess(pid, in.write, out.read, err.read));
-  in.write = out.read = err.read = -1;  // owned by `child` now
-  CloseFd(&in.read);
-  CloseFd(&out.write);
-  CloseFd(&err.write);
-  CloseFd(&exec_error.write);
+  std::unique_ptr<Coprocess> child(
+      new Coprocess(pid, std::move(in_w), std::move(out_r), std::move(err_r)));
+  in_r.Reset();
+  out_w.Reset();
+  err_w.Reset();
+  exec_w.Reset();
 
   // The error pipe closes on a successful exec (O_CLOEXEC) or carries the errno.
   int exec_errno = 0;
   ssize_t got;
   do {
-    got = read(exec_error.read, &exec_errno, sizeof exec_errno);
+    got = read(exec_r.get(), &exec_errno, sizeof exec_errno);
   } while (got < 0 && errno == EINTR);
   if (got == static_cast<ssize_t>(sizeof exec_errno)) {
     child->Stop(Millis(0));
     return failed(exec_errno != 0 ? exec_errno : ENOEXEC);
   }
-  child->pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (child->pidfd_ >= 0) fcntl(child->pidfd_, F_SETFD, FD_CLOEXEC);
+  child->pidfd_.Reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (child->pidfd_.valid()) fcntl(child->pidfd_.get(), F_SETFD, FD_CLOEXEC);
   return child;
 }
 
-Coprocess::Coprocess(pid_t pid, int in, int out, int err)
-    : pid_(pid), in_(in), out_(out), err_(err) {}
+Coprocess::Coprocess(pid_t pid, Fd in, Fd out, Fd err)
+    : pid_(pid), in_(std::move(in)), out_(std::move(out)), err_(std::move(err)) {}
 
 Coprocess::~Coprocess() {
   if (!reaped_) {
     killpg(pid_, SIGKILL);
     Stop(Millis(0));
   }
-  CloseFd(&in_);
-  CloseFd(&out_);
-  CloseFd(&err_);
-  CloseFd(&pidfd_);
+  // The descriptors close as the members go.
 }
 
-void Coprocess::CloseStdin() { CloseFd(&in_); }
-void Coprocess::CloseStdout() { CloseFd(&out_); }
-void Coprocess::CloseStderr() { CloseFd(&err_); }
+void Coprocess::CloseStdin() { in_.Reset(); }
+void Coprocess::CloseStdout() { out_.Reset(); }
+void Coprocess::CloseStderr() { err_.Reset(); }
 
 bool Coprocess::LeaderExited() const {
   if (reaped_) return true;
@@ -238,8 +214,8 @@ bool Coprocess::WaitForExit(Millis wait) const {
     const Clock::time_point now = Clock::now();
     if (now >= until) return false;
     const auto left = std::chrono::ceil<Millis>(until - now);
-    if (pidfd_ >= 0) {
-      pollfd p{pidfd_, POLLIN, 0};
+    if (pidfd_.valid()) {
+      pollfd p{pidfd_.get(), POLLIN, 0};
       poll(&p, 1, static_cast<int>(std::min<Millis::rep>(left.count(), 1 << 30)));
     } else {
       std::this_thread::sleep_for(std::min(left, kExitPollInterval));

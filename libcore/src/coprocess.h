@@ -11,6 +11,7 @@
 
 #include "evt/duration.h"
 #include "evt/status.h"
+#include "fd.h"
 
 namespace evt {
 
@@ -32,11 +33,11 @@ class Coprocess {
   Coprocess& operator=(const Coprocess&) = delete;
 
   pid_t pid() const { return pid_; }
-  int stdin_fd() const { return in_; }    // -1 after CloseStdin()
-  int stdout_fd() const { return out_; }  // -1 after CloseStdout()
-  int stderr_fd() const { return err_; }  // -1 after CloseStderr()
+  int stdin_fd() const { return in_.get(); }    // -1 after CloseStdin()
+  int stdout_fd() const { return out_.get(); }  // -1 after CloseStdout()
+  int stderr_fd() const { return err_.get(); }  // -1 after CloseStderr()
   // Readable (POLLIN) once the leader has exited; -1 on kernels without pidfd_open.
-  int exit_fd() const { return pidfd_; }
+  int exit_fd() const { return pidfd_.get(); }
 
   void CloseStdin();  // end of file for the process
   void CloseStdout();
@@ -54,11 +55,11 @@ class Coprocess {
   int Stop(Millis kill_after);
 
  private:
-  Coprocess(pid_t pid, int in, int out, int err);
+  Coprocess(pid_t pid, Fd in, Fd out, Fd err);
 
   pid_t pid_;
-  int in_, out_, err_;
-  int pidfd_ = -1;
+  Fd in_, out_, err_;
+  Fd pidfd_;
   bool reaped_ = false;
   int status_ = 0;
 };

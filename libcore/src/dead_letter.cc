@@ -15,22 +15,6 @@ constexpr std::size_t kMaxRawBytes = 64 * 1024;
 
 }  // namespace
 
-std::string_view DeadReasonName(DeadReason r) {
-  switch (r) {
-    case DeadReason::kPermanent:
-      return "permanent";
-    case DeadReason::kRetriesExhausted:
-      return "retries_exhausted";
-    case DeadReason::kPoison:
-      return "poison";
-    case DeadReason::kInvalid:
-      return "invalid";
-    case DeadReason::kInterrupted:
-      return "interrupted";
-  }
-  return "permanent";
-}
-
 std::string SerializeDeadLetter(const DeadLetter& d) {
   Json j;
   j["failed_at"] = FormatRfc3339Millis(d.failed_at);

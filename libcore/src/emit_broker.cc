@@ -17,10 +17,10 @@
 #include <mutex>
 #include <thread>
 
+#include "evt/broker_factory.h"
 #include "evt/emit.h"
 #include "evt/log.h"
 #include "evt/ndjson.h"
-#include "evt/publisher.h"
 #include "evt/signals.h"
 #include "evt/spool.h"
 
@@ -262,8 +262,8 @@ UnixMillis DueTime(const EmitOptions& o) {
 
 }  // namespace
 
-Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const EmitOptions& o,
-                    int in_fd, int out_fd, EmitStats* stats) {
+Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std::string& queue,
+                    const EmitOptions& o, int in_fd, int out_fd, EmitStats* stats) {
   if (Status s = ValidateEmitOptions(o, /*to_broker=*/true); !s.ok()) return s;
   const UnixMillis due_ms = DueTime(o);
 
@@ -288,9 +288,9 @@ Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const Emi
   PublisherOptions po;
   po.group = o.group;
   po.outage_patience = o.wait_timeout;
-  po.client_name = "evt-emit:" + HostName() + ":" + std::to_string(::getpid());
+  po.client_name = "evt-emit:" + DefaultConsumerName();
   const std::size_t round = po.batch_events * po.batches_per_round;
-  Result<std::unique_ptr<EventPublisher>> publisher = OpenRedisPublisher(broker, keys, po);
+  Result<std::unique_ptr<EventPublisher>> publisher = OpenPublisher(broker, ns, queue, po);
   Status down;  // why Redis is not used in this run, if it is not
   if (!publisher.ok()) {
     if (publisher.status().kind() != Status::Kind::kUnavailable || !spool) {

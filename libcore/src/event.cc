@@ -430,4 +430,6 @@ const std::string& HostName() {
   return name;
 }
 
+std::string DefaultConsumerName() { return HostName() + ":" + std::to_string(::getpid()); }
+
 }  // namespace evt

@@ -111,14 +111,6 @@ Category CategoryFromName(const std::string& name) {
   return Category::kInternal;
 }
 
-DeadReason DeadReasonFromName(const std::string& name) {
-  for (DeadReason r : {DeadReason::kPermanent, DeadReason::kRetriesExhausted, DeadReason::kPoison,
-                       DeadReason::kInvalid, DeadReason::kInterrupted}) {
-    if (DeadReasonName(r) == name) return r;
-  }
-  return DeadReason::kPermanent;
-}
-
 bool OutcomeFromName(const std::string& name, JournalOutcome* out) {
   for (JournalOutcome o : {JournalOutcome::kDone, JournalOutcome::kRetry, JournalOutcome::kDead,
                            JournalOutcome::kDuplicate}) {

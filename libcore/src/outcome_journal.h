@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "evt/dead_letter.h"
+#include "evt/dead_reason.h"
 #include "evt/queue.h"
 #include "evt/status.h"
 

@@ -4,12 +4,13 @@
 // and its `queued` status hash exist together or not at all; several transactions go out
 // in one pipelined write, so bulk emits pay one round trip per round, not per event. The
 // one key outside the queue's slot (<ns>:queues) is written outside every transaction.
+#include "publisher_redis.h"
+
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "evt/log.h"
-#include "evt/publisher.h"
 #include "evt/signals.h"
 #include "redis_client.h"
 

@@ -1,6 +1,6 @@
 // The Redis Streams queue. Every attempt-ending write is one Lua script
 // (queue_redis_scripts.h); reads and housekeeping are single commands or pipelines.
-#include "evt/queue_redis.h"
+#include "queue_redis.h"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 
 #include "evt/event.h"
 #include "evt/metrics.h"
-#include "evt/queue_keys.h"
+#include "queue_keys.h"
 #include "queue_redis_scripts.h"
 #include "redis_client.h"
 
@@ -548,34 +548,10 @@ class RedisQueue : public Queue {
   HeldDeliveries held_;
 };
 
-Status ValidateName(const std::string& option, const std::string& value, bool may_be_empty) {
-  if (value.empty() && may_be_empty) return Status::Ok();
-  if (value.empty() || value.size() > 255) {
-    return Status::Usage(option + ": must be 1-255 characters");
-  }
-  for (char c : value) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '{' || c == '}') {
-      return Status::Usage(option + ": no spaces, control characters or braces (got \"" + value +
-                           "\")");
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
-
-Status ValidateRedisQueueOptions(const RedisQueueOptions& o) {
-  if (!o.broker.is_redis()) return Status::Usage("--broker: not a Redis URL");
-  if (Status s = ValidateName("--group", o.group, false); !s.ok()) return s;
-  if (Status s = ValidateName("--consumer", o.consumer, true); !s.ok()) return s;
-  if (o.idempotency_ttl.count() <= 0) return Status::Usage("--idempotency-ttl: must be above 0");
-  return Status::Ok();
-}
 
 std::unique_ptr<Queue> MakeRedisQueue(RedisQueueOptions options) {
   return std::make_unique<RedisQueue>(std::move(options));
 }
-
-std::string DefaultConsumerName() { return HostName() + ":" + std::to_string(::getpid()); }
 
 }  // namespace evt

@@ -11,6 +11,7 @@
 
 #include "evt/log.h"
 #include "evt/ndjson.h"
+#include "fd.h"
 #include "private_dir.h"
 
 namespace evt {
@@ -23,21 +24,6 @@ constexpr std::size_t kMaxSpoolLine = std::size_t{64} * 1024 * 1024 + 4096;
 Status Errno(const std::string& what, const std::string& path) {
   return Status::IOError(what + " " + path + ": " + std::strerror(errno));
 }
-
-// Closes a file descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {

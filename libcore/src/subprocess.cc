@@ -18,6 +18,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "fd.h"
 #include "reaper.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -38,42 +39,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr Millis kDrainBound{250};
 // Without a pidfd (old kernel) the loop checks for the child's exit this often.
 constexpr Millis kExitPollInterval{10};
-
-// An owned file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-bool MakePipe(Fd* read_end, Fd* write_end) {
-  int p[2];
-  // O_CLOEXEC from birth: another thread may fork at any moment, and its child must not
-  // keep our pipe ends open (that would hide EOF from us).
-  if (pipe2(p, O_CLOEXEC) != 0) return false;
-  read_end->Reset(p[0]);
-  write_end->Reset(p[1]);
-  return true;
-}
-
-bool SetNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
-}
 
 // Everything the child needs, computed before fork so that the child only makes
 // async-signal-safe calls (no allocation: another thread may have held malloc's lock).

@@ -56,7 +56,7 @@ class StdioWorker {
         reader_(in_fd, o.max_event_bytes),
         writer_(out_fd),
         rng_(o.seed != 0 ? o.seed : std::random_device{}()) {
-    consumer_ = o.consumer.empty() ? HostName() + ":" + std::to_string(::getpid()) : o.consumer;
+    consumer_ = o.consumer.empty() ? DefaultConsumerName() : o.consumer;
   }
 
   Status Run();

@@ -1,5 +1,7 @@
 // EventPublisher on a real redis-server: what evt-emit writes, in which order, in which slot,
 // with which credentials, and how it rides out a restart.
+#include "publisher_redis.h"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <set>
@@ -7,7 +9,6 @@
 #include <thread>
 #include <vector>
 
-#include "evt/publisher.h"
 #include "redis_client.h"
 #include "redis_server.h"
 

@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "evt/metrics.h"
-#include "evt/queue_redis.h"
 #include "queue_fixture.h"
+#include "queue_redis.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;

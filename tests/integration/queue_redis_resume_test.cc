@@ -2,8 +2,8 @@
 // pending entries (ReceivePending), lease renewal (RenewLease), and the journal scope.
 #include <catch2/catch.hpp>
 
-#include "evt/queue_redis.h"
 #include "queue_fixture.h"
+#include "queue_redis.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;

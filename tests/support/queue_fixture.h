@@ -15,7 +15,7 @@
 
 #include "evt/broker.h"
 #include "evt/event.h"
-#include "evt/queue_redis.h"
+#include "queue_redis.h"
 #include "redis_client.h"
 #include "redis_server.h"
 

@@ -6,7 +6,6 @@
 #include "evt/exit_code.h"
 #include "evt/log.h"
 #include "evt/ndjson.h"
-#include "evt/queue_keys.h"
 
 int main(int argc, char** argv) {
   const std::string tool = "evt-emit";
@@ -33,7 +32,7 @@ int main(int argc, char** argv) {
       ->envname("EVT_FORMAT")
       ->check(CLI::IsMember({"evt", "cloudevents"}))
       ->capture_default_str();
-  // Delivery through a broker (Redis).
+  // Delivery through a durable broker.
   evt::AddDurationOption(app, "--delay", &o.delay, "Deliver after DURATION (delayed queue)",
                          "EVT_DELAY");
   app.add_option("--at", o.at, "Deliver at this RFC 3339 time (delayed queue)")->envname("EVT_AT");
@@ -46,10 +45,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"wait", "fail"}))
       ->capture_default_str();
   evt::AddDurationOption(app, "--wait-timeout", &o.wait_timeout,
-                         "Longest wait for room (--on-full wait) or for Redis in an outage",
+                         "Longest wait for room (--on-full wait) or for the broker in an outage",
                          "EVT_WAIT_TIMEOUT");
   app.add_option("--spool", o.spool_dir,
-                 "Keep events durably in DIR while Redis is down; sent by the next run")
+                 "Keep events durably in DIR while the broker is down; sent by the next run")
       ->envname("EVT_SPOOL")
       ->type_name("DIR");
   app.add_option("--group", o.group, "Consumer group whose backlog --max-depth counts")
@@ -61,13 +60,13 @@ int main(int argc, char** argv) {
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
   o.max_event_bytes = common.max_event_bytes;
   o.format = *evt::ParseEventFormat(format);
-  if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_redis()); !s.ok()) {
+  if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_durable()); !s.ok()) {
     return evt::ReportFatal(tool, s);
   }
-  if (broker->is_redis()) {
+  if (broker->is_durable()) {
     evt::EmitStats stats;
-    evt::Status s = evt::EmitToBroker(*broker, evt::QueueKeys(common.ns, common.queue), o,
-                                      STDIN_FILENO, STDOUT_FILENO, &stats);
+    evt::Status s =
+        evt::EmitToBroker(*broker, common.ns, common.queue, o, STDIN_FILENO, STDOUT_FILENO, &stats);
     return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
   }
 

@@ -11,9 +11,8 @@
 int main(int argc, char** argv) {
   const std::string tool = "evt-work";
   evt::CommonOptions common;
-  evt::WorkerOptions w;
-  evt::RedisQueueOptions rq;
-  evt::QueueWorkerOptions qw;
+  evt::QueueWorkerOptions w;  // the stdio loop reads its WorkerOptions part
+  evt::QueueOptions q;
   evt::ExecHandlerOptions exec;
   evt::HandlerOptions kind;
   std::string dlq_path, permanent_exit, transient_exit;
@@ -60,21 +59,21 @@ int main(int argc, char** argv) {
   app.add_option("--consumer", w.consumer,
                  "Consumer name in logs and dead letters (default: host:pid)")
       ->envname("EVT_CONSUMER");
-  app.add_option("--group", rq.group, "Redis consumer group the worker joins")
+  app.add_option("--group", q.group, "Consumer group the worker joins")
       ->envname("EVT_GROUP")
       ->capture_default_str();
-  evt::AddDurationOption(app, "--claim-after", &qw.claim_after,
+  evt::AddDurationOption(app, "--claim-after", &w.claim_after,
                          "Claim entries pending this long at a dead worker (0 = timeout + 30s)",
                          "EVT_CLAIM_AFTER");
-  evt::AddDurationOption(app, "--idempotency-ttl", &rq.idempotency_ttl,
+  evt::AddDurationOption(app, "--idempotency-ttl", &q.idempotency_ttl,
                          "How long a done idempotency key (and a finished status) is kept",
                          "EVT_IDEMPOTENCY_TTL");
-  evt::AddDurationOption(app, "--retention", &qw.retention,
+  evt::AddDurationOption(app, "--retention", &w.retention,
                          "Stream history kept at least this long (never unfinished work)",
                          "EVT_RETENTION");
-  evt::AddDurationOption(app, "--heartbeat", &qw.heartbeat, "Interval of the liveness record",
+  evt::AddDurationOption(app, "--heartbeat", &w.heartbeat, "Interval of the liveness record",
                          "EVT_HEARTBEAT");
-  app.add_option("--state-dir", qw.state_dir,
+  app.add_option("--state-dir", w.state_dir,
                  "Folder of the outcome journal (default: /var/lib/evt as root, else "
                  "$XDG_STATE_HOME/evt or ~/.local/state/evt)")
       ->envname("EVT_STATE_DIR");
@@ -94,26 +93,15 @@ int main(int argc, char** argv) {
   auto handler = evt::MakeHandler(kind, exec, w.concurrency);
   if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
 
-  if (broker->is_redis()) {
-    if (!dlq_path.empty()) {
-      return evt::ReportFatal(tool,
-                              evt::Status::Usage("--dlq: only for --broker -; with Redis, "
-                                                 "dead letters go to the queue's dlq stream"));
-    }
-    rq.broker = *broker;
-    rq.ns = common.ns;
-    rq.queue = common.queue;
-    rq.consumer = w.consumer;
-    qw.concurrency = w.concurrency;
-    qw.retry = w.retry;
-    qw.shutdown_grace = w.shutdown_grace;
-    qw.seed = w.seed;
-    qw.max_event_bytes = w.max_event_bytes;
-    if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &qw); !s.ok()) {
+  if (s = evt::ValidateDlqPath(*broker, dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+  if (broker->is_durable()) {
+    q.ns = common.ns;
+    q.queue = common.queue;
+    if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &w); !s.ok()) {
       return evt::ReportFatal(tool, s);
     }
     evt::QueueWorkerStats stats;
-    s = evt::RunRedisWorker(rq, **handler, qw, &stats);
+    s = evt::RunDurableWorker(*broker, q, **handler, w, &stats);
     return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
   }
   evt::DeadLetterSink dlq;

@@ -23,7 +23,10 @@ struct BrokerConfig {
   std::string password;  // empty = no AUTH
   std::string redacted;  // the URL with its password replaced by "***", for messages
 
-  bool is_redis() const { return kind != Kind::kStdio; }
+  bool is_redis() const { return kind == Kind::kRedisTcp || kind == Kind::kRedisUnix; }
+  // A broker that keeps events (every kind but stdio): OpenPublisher and OpenQueue
+  // (broker_factory.h) take it.
+  bool is_durable() const { return kind != Kind::kStdio; }
 };
 
 // Parses a broker URL. The user name and password end at the URL's LAST '@', so a

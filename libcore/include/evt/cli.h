@@ -24,8 +24,8 @@ struct CommonOptions {
   bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
   std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
   std::string queue = "default";    // --queue, EVT_QUEUE
-  std::string ns = "evt";           // --namespace, EVT_NAMESPACE: Redis key prefix
-  std::string redis_password_file;  // --redis-password-file, EVT_REDIS_PASSWORD_FILE
+  std::string ns = "evt";           // --namespace, EVT_NAMESPACE: prefix of the broker's keys
+  std::string password_file;        // the broker's password file (flag and variable: cli.cc)
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
 };
 
@@ -61,8 +61,8 @@ Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common);
 // applies the common options (ApplyCommonOptions) and resolves the broker (ResolveBroker).
 Result<BrokerConfig> StartCommand(const std::string& tool, const CommonOptions& common);
 
-// The broker of --broker with its password resolved (URL, --redis-password-file, then
-// EVT_REDIS_PASSWORD). Usage or Config error.
+// The broker of --broker with its password resolved (from the URL, the password file, then
+// the environment: kCredentialEnvNames, broker.h). Usage or Config error.
 Result<BrokerConfig> ResolveBroker(const CommonOptions& common);
 
 // Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be

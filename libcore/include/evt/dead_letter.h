@@ -10,16 +10,13 @@
 #include <cstdint>
 #include <string>
 
+#include "evt/dead_reason.h"
 #include "evt/event.h"
 #include "evt/outcome.h"
 #include "evt/rfc3339.h"
 #include "evt/status.h"
 
 namespace evt {
-
-// Why an event became a dead letter.
-enum class DeadReason { kPermanent, kRetriesExhausted, kPoison, kInvalid, kInterrupted };
-std::string_view DeadReasonName(DeadReason r);  // "permanent", "retries_exhausted", ...
 
 struct DeadLetter {
   DeadReason reason = DeadReason::kPermanent;

@@ -10,7 +10,6 @@
 #include "evt/broker.h"
 #include "evt/duration.h"
 #include "evt/event.h"
-#include "evt/queue_keys.h"
 #include "evt/status.h"
 
 namespace evt {
@@ -28,14 +27,14 @@ struct EmitOptions {
   bool from_stdin = false;                 // --stdin: NDJSON events (evt or CloudEvents) on stdin
   EventFormat format = EventFormat::kEvt;  // --format
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes
-  // Delivery through a broker (Redis); each needs one.
+  // Delivery through a durable broker; each needs one.
   Millis delay{0};                // --delay, EVT_DELAY: due this long from now (0 = now)
   std::string at;                 // --at, EVT_AT: due at this RFC 3339 time
   std::int64_t max_depth = 0;     // --max-depth, EVT_MAX_DEPTH: backlog limit (0 = none)
   std::string on_full = "fail";   // --on-full, EVT_ON_FULL: "fail" (exit 75) or "wait"
   Millis wait_timeout{30000};     // --wait-timeout, EVT_WAIT_TIMEOUT: bound of --on-full wait
                                   // and of retrying through an outage
-  std::string spool_dir;          // --spool, EVT_SPOOL: keep events here while Redis is down
+  std::string spool_dir;          // --spool, EVT_SPOOL: keep events here while the broker is down
   std::string group = "workers";  // --group, EVT_GROUP: consumer group whose backlog counts
 };
 
@@ -72,15 +71,16 @@ using EventSink = std::function<Status(Event event, std::uint64_t line, bool mor
 Status ReadEventStream(int in_fd, const EmitOptions& options, EmitStats* stats,
                        const EventSink& sink);
 
-// evt-emit with a Redis broker: publishes the event of the flags (or, with --stdin, every
-// valid line of `in_fd`, pipelined in batches, input order kept) to the queue `keys`, and
-// writes the event_id of each accepted event to `out_fd`, one per line, only once it is
-// accepted (by Redis, or durably spooled with --spool). Honours --delay/--at, --max-depth
-// with --on-full, and --spool (DIR's waiting events go first, in order). Returns
-// Unavailable (69) when Redis cannot be reached and there is no spool, the message saying
+// evt-emit with a durable broker: publishes the event of the flags (or, with --stdin, every
+// valid line of `in_fd`, pipelined in batches, input order kept) to the queue `queue` of
+// namespace `ns` (OpenPublisher, broker_factory.h), and writes the event_id of each accepted
+// event to `out_fd`, one per line, only once it is accepted (by the broker, or durably
+// spooled with --spool). Honours --delay/--at, --max-depth with --on-full, and --spool
+// (DIR's waiting events go first, in order). Returns
+// Unavailable (69) when the broker cannot be reached and there is no spool, the message saying
 // how many events were accepted; TryAgain (75) when the queue stays full; InvalidArgument
 // (65) when input lines were rejected; Config (78) for refused credentials.
-Status EmitToBroker(const BrokerConfig& broker, const QueueKeys& keys, const EmitOptions& options,
-                    int in_fd, int out_fd, EmitStats* stats);
+Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std::string& queue,
+                    const EmitOptions& options, int in_fd, int out_fd, EmitStats* stats);
 
 }  // namespace evt

@@ -60,7 +60,7 @@ struct EventDefaults {
 };
 
 // `base` with the defaults of an event read from the stream entry `entry_id`
-// ("<ms>-<seq>", a Redis stream id), for producers that leave fields out: event_id is
+// ("<ms>-<seq>", a stream entry id), for producers that leave fields out: event_id is
 // EventIdAt(ms, seq) and occurred_at is that millisecond. Every delivery of the entry
 // (a redelivery after a crash, a claim) then gives the event the same identity, default
 // idempotency key and correlation id, and time. `base` is returned unchanged when
@@ -104,5 +104,9 @@ Json ToCloudEvents(const Event& event);
 
 // The name of this machine (cached), used as the default `source`.
 const std::string& HostName();
+
+// "host:pid": the default name of a worker (its consumer name in logs, dead letters and a
+// durable queue's consumer group) when --consumer is not given.
+std::string DefaultConsumerName();
 
 }  // namespace evt

@@ -40,8 +40,8 @@ struct ExecHandlerOptions {
 // destructor. An embedding program must start its own children in its own process group.
 // Under systemd, KillMode=mixed also covers a worker killed by SIGKILL.
 //
-// The environment the handler gets has no evt credential: EVT_REDIS_PASSWORD and
-// EVT_REDIS_PASSWORD_FILE (kCredentialEnvNames) are removed, and EVT_BROKER loses its
+// The environment the handler gets has no evt credential: the variables of
+// kCredentialEnvNames (broker.h) are removed, and EVT_BROKER loses its
 // password (StripUrlPassword). Of its stderr, at most max_output_bytes per attempt reach
 // AttemptContext::on_stderr_line; a line that crosses the bound is cut, and one last line
 // "... N more bytes" counts what was not passed on.

@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "evt/dead_letter.h"
+#include "evt/dead_reason.h"
 #include "evt/duration.h"
 #include "evt/outcome.h"
 #include "evt/rfc3339.h"

@@ -1,6 +1,6 @@
-// EventPublisher: the producer's side of a durable transport (Redis today; an embedded
-// SQLite file later). It hands events to the broker and says, in input order, how many the
-// broker has durably accepted. No broker type appears here.
+// EventPublisher: the producer's side of a durable transport (a stream server today; an
+// embedded SQLite file later). It hands events to the broker and says, in input order, how
+// many the broker has durably accepted. No broker type appears here.
 //
 // Delivery is at-least-once: when a connection breaks after the broker ran a batch but
 // before its reply arrived, the batch is sent again, so the stream may hold the same
@@ -17,7 +17,6 @@
 #include "evt/broker.h"
 #include "evt/duration.h"
 #include "evt/event.h"
-#include "evt/queue_keys.h"
 #include "evt/rfc3339.h"
 #include "evt/status.h"
 
@@ -52,7 +51,7 @@ class EventPublisher {
 
 struct PublisherOptions {
   std::string group = "workers";                   // consumer group whose backlog Depth() counts
-  std::size_t batch_events = 256;                  // events per transaction (MULTI/EXEC)
+  std::size_t batch_events = 256;                  // events per transaction
   std::size_t batches_per_round = 16;              // transactions sent per round trip
   Millis status_ttl = std::chrono::hours(24 * 7);  // lifetime of each event's status record
   Millis outage_patience{30000};  // how long a call retries without progress in an outage
@@ -60,12 +59,6 @@ struct PublisherOptions {
   std::string client_name;        // shown by CLIENT LIST, e.g. "evt-emit:host:123"
 };
 
-// Connects to the Redis broker `broker` (one attempt, no retry) for the queue `keys`.
-// Unavailable when it cannot be reached, Config when it refuses the credentials or the
-// database; the messages name the redacted URL only, never the password.
-// REQUIRES: broker.is_redis().
-Result<std::unique_ptr<EventPublisher>> OpenRedisPublisher(const BrokerConfig& broker,
-                                                           const QueueKeys& keys,
-                                                           const PublisherOptions& options);
+// OpenPublisher (broker_factory.h) returns the publisher of a --broker URL.
 
 }  // namespace evt

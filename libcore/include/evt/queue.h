@@ -3,9 +3,9 @@
 // A Queue hands out QueueSessions, one per thread. A session receives deliveries, takes
 // the idempotency lease of an event, and ends each attempt with ONE atomic call that
 // acknowledges the delivery and records everything the attempt decided (status, metrics,
-// and the retry, dead letter or done record). Redis Streams implement it today
-// (queue_redis.h); nothing here names a Redis type, so an embedded SQLite file can
-// implement it later.
+// and the retry, dead letter or done record). A stream server implements it today
+// (OpenQueue, broker_factory.h); nothing here names a store type, so an embedded SQLite
+// file can implement it later.
 //
 // Errors: every call returns Unavailable when the store cannot be reached or refuses
 // writes for now (out of memory); the session reconnects on its next call, see WithRetry.
@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "evt/dead_letter.h"
+#include "evt/dead_reason.h"
 #include "evt/duration.h"
 #include "evt/outcome.h"
 #include "evt/rfc3339.h"
@@ -184,10 +184,11 @@ class Queue {
   virtual std::unique_ptr<QueueSession> OpenSession() = 0;
   // This worker's consumer name, for logs and records.
   virtual const std::string& consumer() const = 0;
-  // "redis://host:6379 queue default" for messages; never holds a password.
+  // The broker's redacted URL and the queue ("<url> queue default group workers"), for
+  // messages; never holds a password.
   virtual std::string Describe() const = 0;
   // Where this queue's deliveries are committed, stable across restarts and without
-  // credentials, e.g. "redis tcp 127.0.0.1:6379 db 0 ns evt queue default group workers":
+  // credentials (the store's address, namespace, queue and group):
   // outcome journals (--state-dir) are replayed only into the queue of the same scope.
   virtual std::string Scope() const = 0;
 };

@@ -1,15 +1,16 @@
-// evt-work's loop on the stdio transport: events in on a file descriptor, one result line
-// per event out, dead letters to a DeadLetterSink.
+// evt-work's loops: on the stdio transport (events in on a file descriptor, one result line
+// per event out, dead letters to a DeadLetterSink) and on a durable queue (queue.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "evt/broker.h"
+#include "evt/broker_factory.h"
 #include "evt/dead_letter.h"
 #include "evt/duration.h"
 #include "evt/handler.h"
 #include "evt/queue.h"
-#include "evt/queue_redis.h"
 #include "evt/retry.h"
 #include "evt/status.h"
 
@@ -59,13 +60,14 @@ struct WorkerStats {
 Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
                       const WorkerOptions& options, WorkerStats* stats);
 
-// evt-work's loop on a durable queue (queue.h): Redis today.
-struct QueueWorkerOptions {
-  int concurrency = 1;           // handler threads, each with its own QueueSession
-  RetryPolicy retry;             // backoff and --max-retries
-  Millis shutdown_grace{30000};  // after SIGTERM, how long in-flight handlers may finish
-  std::uint64_t seed = 0;        // jitter seed; 0 = random
-  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // larger entries are invalid
+// Usage error when a --dlq file is given with a durable broker (there, dead letters go to
+// the queue's own dead-letter store); OK otherwise.
+Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path);
+
+// evt-work's loop on a durable queue (queue.h). The fields of WorkerOptions mean the same
+// here (max_event_bytes: larger entries are invalid; concurrency: handler threads, each with
+// its own QueueSession), so one struct carries every flag of both loops.
+struct QueueWorkerOptions : WorkerOptions {
   Millis lease_ttl{131000};  // idempotency lease: handler timeout + kill-after + 1s
   Millis claim_after{0};     // --claim-after: claim entries pending this long elsewhere;
                              // 0 = timeout + 30s (DeriveQueueWorkerOptions)
@@ -133,9 +135,10 @@ struct QueueWorkerStats {
 Status RunQueueWorker(Queue& queue, Handler& handler, const QueueWorkerOptions& options,
                       QueueWorkerStats* stats);
 
-// RunQueueWorker on the Redis queue of `queue_options` (queue_redis.h).
-// Usage error when the queue options are invalid.
-Status RunRedisWorker(const RedisQueueOptions& queue_options, Handler& handler,
-                      const QueueWorkerOptions& options, QueueWorkerStats* stats);
+// RunQueueWorker on the queue `queue` of the durable broker `broker` (OpenQueue,
+// broker_factory.h); queue.consumer, when empty, is options.consumer. Usage error when the
+// queue options are invalid; otherwise as RunQueueWorker.
+Status RunDurableWorker(const BrokerConfig& broker, QueueOptions queue, Handler& handler,
+                        const QueueWorkerOptions& options, QueueWorkerStats* stats);
 
 }  // namespace evt

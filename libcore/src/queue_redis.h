@@ -11,37 +11,24 @@
 // when the marker exists it only acknowledges, so repeating it after a lost reply (or
 // after the group was re-created) is harmless. Under maxmemory the scripts are refused
 // whole (Unavailable), never half-applied.
+// Private: reached through OpenQueue (broker_factory.h).
 #pragma once
 
 #include <memory>
-#include <string>
 
 #include "evt/broker.h"
-#include "evt/duration.h"
+#include "evt/broker_factory.h"
 #include "evt/queue.h"
 
 namespace evt {
 
-struct RedisQueueOptions {
-  BrokerConfig broker;                             // where; REQUIRES: broker.is_redis()
-  std::string ns = "evt";                          // --namespace
-  std::string queue = "default";                   // --queue
-  std::string group = "workers";                   // --group: the consumer group
-  std::string consumer;                            // --consumer; empty = host:pid
-  Millis idempotency_ttl{7LL * 24 * 3600 * 1000};  // --idempotency-ttl: life of a `done` record
-                                                   // (and of a finished event's status hash)
-  Millis io_timeout{10000};                        // socket timeout; Receive blocks for less
-  Millis backoff_max{5000};                        // cap on the reconnect delay
+// The backend-neutral QueueOptions plus where the Redis server is.
+struct RedisQueueOptions : QueueOptions {
+  BrokerConfig broker;  // where; REQUIRES: broker.is_redis()
 };
 
-// Checks the options (group name non-empty, no spaces; consumer likewise; ttl > 0).
-// Usage error naming the option.
-Status ValidateRedisQueueOptions(const RedisQueueOptions& options);
-
-// REQUIRES: ValidateRedisQueueOptions(options).ok(). Connects nothing yet.
+// REQUIRES: ValidateQueueOptions(options).ok() and options.broker.is_redis(). Connects
+// nothing yet.
 std::unique_ptr<Queue> MakeRedisQueue(RedisQueueOptions options);
-
-// "host:pid", the default consumer name.
-std::string DefaultConsumerName();
 
 }  // namespace evt

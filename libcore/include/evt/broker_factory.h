@@ -1,0 +1,50 @@
+// The one place that turns a --broker URL into a backend: the publisher (evt-emit's side)
+// and the queue (evt-work's side) of a durable broker. Callers see only the interfaces of
+// publisher.h and queue.h; a new backend is one case in broker_factory.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "evt/broker.h"
+#include "evt/duration.h"
+#include "evt/publisher.h"
+#include "evt/status.h"
+
+namespace evt {
+
+class Queue;  // queue.h
+
+// Where a durable queue lives inside its broker, and how a worker joins it. The same for
+// every backend.
+struct QueueOptions {
+  std::string ns = "evt";                          // --namespace
+  std::string queue = "default";                   // --queue
+  std::string group = "workers";                   // --group: the consumer group
+  std::string consumer;                            // --consumer; empty = DefaultConsumerName()
+  Millis idempotency_ttl{7LL * 24 * 3600 * 1000};  // --idempotency-ttl: life of a `done` record
+                                                   // (and of a finished event's status record)
+  Millis io_timeout{10000};                        // store call timeout; Receive blocks for less
+  Millis backoff_max{5000};                        // cap on the reconnect delay
+};
+
+// Checks the options (group name non-empty, no spaces; consumer likewise; ttl > 0).
+// Usage error naming the option.
+Status ValidateQueueOptions(const QueueOptions& options);
+
+// Connects to the durable broker `broker` (one attempt, no retry) and returns the
+// publisher of queue `queue` in namespace `ns`. Unavailable when it cannot be reached,
+// Config when it refuses the credentials or the database; the messages name the redacted
+// URL only, never the password. Internal when `broker` is not durable (stdio).
+// REQUIRES: ns and queue passed ValidateNamespace / ValidateQueueName.
+Result<std::unique_ptr<EventPublisher>> OpenPublisher(const BrokerConfig& broker,
+                                                      const std::string& ns,
+                                                      const std::string& queue,
+                                                      const PublisherOptions& options);
+
+// The queue of `options` on the durable broker `broker`. Connects nothing yet: the first
+// session call does. Usage error when the options are invalid (ValidateQueueOptions);
+// Internal when `broker` is not durable (stdio).
+Result<std::unique_ptr<Queue>> OpenQueue(const BrokerConfig& broker, const QueueOptions& options);
+
+}  // namespace evt
