@@ -99,8 +99,7 @@ TEST_CASE("ExpandArguments: a NUL character cannot become an argument", "[handle
   CHECK(r.status().message().find("payload.bad holds a NUL") != std::string::npos);
 }
 
-TEST_CASE("ExpandArguments: braces that are not a field path stay as they are",
-          "[handler_args]") {
+TEST_CASE("ExpandArguments: braces that are not a field path stay as they are", "[handler_args]") {
   CHECK(Expand({"sh", "-c", "echo ${HOME} ${EVT_EVENT_ID:-none}"}) ==
         Args{"sh", "-c", "echo ${HOME} ${EVT_EVENT_ID:-none}"});
   CHECK(Expand({"awk", "{print $1}"}) == Args{"awk", "{print $1}"});
