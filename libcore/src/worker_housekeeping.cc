@@ -8,15 +8,6 @@
 #include "evt/log.h"
 
 namespace evt {
-namespace {
-
-std::int64_t SteadyMillis() {
-  return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 void HeldLeases::Add(const std::string& key, const std::string& owner) {
   if (key.empty() || owner.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -49,11 +40,11 @@ void Housekeeper::Run() {
     std::lock_guard<std::mutex> lock(mu_);
     return stop_;
   };
-  const UnixMillis started_at = NowUnixMillis();
+  const UnixMillis started_at = options_.clock->WallNow();
   std::int64_t next_move = 0, next_beat = 0, next_trim = 0, next_renew = 0;
   const std::int64_t renew_interval = std::max<std::int64_t>(100, options_.lease_ttl.count() / 3);
   while (!stop()) {
-    std::int64_t now = SteadyMillis();
+    std::int64_t now = options_.clock->SteadyMillis();
     Status s;
     if (now >= next_move) {
       int moved = 0;
@@ -99,7 +90,7 @@ void Housekeeper::Run() {
     }
     std::int64_t wake = std::min({next_move, next_beat, next_trim, next_renew});
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, Millis(std::max<std::int64_t>(1, wake - SteadyMillis())),
+    cv_.wait_for(lock, Millis(std::max<std::int64_t>(1, wake - options_.clock->SteadyMillis())),
                  [this] { return stop_; });
   }
   session->WithRetry([&] { return session->Leave(); }, [] { return true; });

@@ -30,10 +30,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::int64_t SteadyMillis() {
-  return std::chrono::duration_cast<Millis>(SteadyClock::now().time_since_epoch()).count();
-}
-
 struct AtomicStats {
   std::atomic<std::uint64_t> attempts{0}, done{0}, retries{0}, failed{0}, duplicate{0}, deferred{0},
       claimed{0}, abandoned{0}, resumed{0}, replayed{0}, left_in_journal{0};
@@ -138,7 +134,7 @@ void QueueWorker::Fatal(const Status& s) {
 // One free thread at a time looks for abandoned entries, every claim_after / 3 (while it
 // finds some, at once again).
 bool QueueWorker::ClaimDue() {
-  std::int64_t now = SteadyMillis();
+  std::int64_t now = options_.clock->SteadyMillis();
   std::int64_t due = next_claim_ms_.load();
   if (now < due) return false;
   std::int64_t interval =
@@ -220,7 +216,7 @@ void QueueWorker::HandlerThread(int index) {
     if (s.kind() == Status::Kind::kNotFound) {  // the group (or stream) was deleted
       // Every thread finds it gone at about the same time: one says so. Outcomes of
       // entries already received are still recorded (their commit needs no group).
-      std::int64_t now = SteadyMillis(), last = group_logged_ms_.load();
+      std::int64_t now = options_.clock->SteadyMillis(), last = group_logged_ms_.load();
       if (now - last >= 10000 && group_logged_ms_.compare_exchange_strong(last, now)) {
         Log(LogLevel::kWarn,
             "consumer group was deleted (XGROUP DESTROY, or the stream removed); creating it "
@@ -661,7 +657,7 @@ void QueueWorker::Process(QueueSession& session, const Delivery& entry, std::mt1
          {"consumer", consumer_},
          {"delay_ms", wait.count()}});
     Commit(session, end, "deferred",
-           [&] { return session.Defer(d, NowUnixMillis() + wait.count()); });
+           [&] { return session.Defer(d, options_.clock->WallNow() + wait.count()); });
     ++stats_.deferred;
     return;
   }
@@ -726,7 +722,7 @@ void QueueWorker::Process(QueueSession& session, const Delivery& entry, std::mt1
     Event next = ev;
     next.set_retry_count(ev.retry_count() + 1);
     const std::string next_raw = Serialize(next);
-    const UnixMillis due = NowUnixMillis() + delay.count();
+    const UnixMillis due = options_.clock->WallNow() + delay.count();
     LogEvent(LogLevel::kInfo, "retry scheduled",
              {end.event_id, end.idempotency_key, end.event_type, consumer_, end.attempt + 1},
              {{"delay_ms", delay.count()}});
@@ -800,14 +796,14 @@ Status QueueWorker::Run(QueueWorkerStats* stats) {
     }
     if (!Stopping() && (StopRequested() || fatal || threads_left_ == 0)) {
       stopping_ = true;
-      deadline = SteadyClock::now() + options_.shutdown_grace;
+      deadline = options_.clock->SteadyNow() + options_.shutdown_grace;
       const char* why =
           StopRequested() ? (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") : "an error";
       Log(LogLevel::kWarn, std::string("stopping: ") + why + "; reading no more entries",
           {{"running", in_flight_.load()}, {"grace_ms", options_.shutdown_grace.count()}});
     }
     if (Stopping() && threads_left_ == 0) break;
-    if (Stopping() && !grace_over_ && SteadyClock::now() >= deadline) {
+    if (Stopping() && !grace_over_ && options_.clock->SteadyNow() >= deadline) {
       Log(LogLevel::kWarn, "shutdown grace over: stopping running handlers",
           {{"running", in_flight_.load()}});
       grace_over_ = true;

@@ -182,7 +182,7 @@ void StdioWorker::DeadLetterJob(const Job& job, DeadReason reason) {
   d.category = job.last_category;
   d.error = job.last_error;
   d.attempts = job.attempts;
-  d.failed_at = NowUnixMillis();
+  d.failed_at = options_.clock->WallNow();
   d.consumer = consumer_;
   d.line = job.line;
   d.event = job.event.doc;
@@ -196,7 +196,7 @@ JobPtr StdioWorker::ParseLine(const Line& line) {
     d.reason = reason;
     d.category = Category::kData;
     d.error = error;
-    d.failed_at = NowUnixMillis();
+    d.failed_at = options_.clock->WallNow();
     d.consumer = consumer_;
     d.line = line.number;
     d.event = std::move(event);
@@ -351,7 +351,7 @@ void StdioWorker::OnCompletion(Completion c) {
     LogEvent(LogLevel::kInfo, "retry scheduled",
              {job->event.event_id(), key, job->event.event_type(), consumer_, job->attempts + 1},
              {{"delay_ms", delay.count()}});
-    retries_.emplace(SteadyClock::now() + delay, std::move(job));
+    retries_.emplace(options_.clock->SteadyNow() + delay, std::move(job));
     return;
   }
   DeadReason reason =
@@ -379,7 +379,7 @@ void StdioWorker::Interrupt(JobPtr job) {
 void StdioWorker::BeginStop(const char* why) {
   if (stopping_) return;
   stopping_ = true;
-  grace_deadline_ = SteadyClock::now() + options_.shutdown_grace;
+  grace_deadline_ = options_.clock->SteadyNow() + options_.shutdown_grace;
   // Events handed to threads but not yet started go back: they will not start now.
   std::deque<JobPtr> unstarted;
   {
@@ -421,7 +421,7 @@ void StdioWorker::InterruptEverythingLeft() {
     DeadLetter d;
     d.reason = DeadReason::kInterrupted;
     d.error = "unfinished line when the worker stopped";
-    d.failed_at = NowUnixMillis();
+    d.failed_at = options_.clock->WallNow();
     d.consumer = consumer_;
     d.raw = std::string(partial);
     ++stats_.interrupted;
@@ -446,7 +446,7 @@ Status StdioWorker::Run() {
 
     if (StopRequested()) BeginStop(StopSignal() == SIGINT ? "SIGINT" : "SIGTERM");
 
-    auto now = SteadyClock::now();
+    auto now = options_.clock->SteadyNow();
     while (!stopping_ && !retries_.empty() && retries_.begin()->first <= now) {
       JobPtr job = std::move(retries_.begin()->second);
       retries_.erase(retries_.begin());

@@ -7,6 +7,7 @@
 
 #include "evt/broker.h"
 #include "evt/broker_factory.h"
+#include "evt/clock.h"
 #include "evt/dead_letter.h"
 #include "evt/duration.h"
 #include "evt/handler.h"
@@ -22,7 +23,8 @@ struct WorkerOptions {
   Millis shutdown_grace{30000};  // after SIGTERM, how long in-flight handlers may finish
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // bound on an input line
   std::uint64_t seed = 0;                               // jitter seed; 0 = random
-  std::string consumer;  // name in logs and dead letters; empty = host:pid
+  std::string consumer;         // name in logs and dead letters; empty = host:pid
+  Clock* clock = &RealClock();  // time of backoff, grace and leases; not owned, outlives the run
 };
 
 struct WorkerStats {
