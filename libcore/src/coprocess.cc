@@ -3,10 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,13 +16,7 @@
 #include <utility>
 
 #include "fd.h"
-#include "subprocess.h"  // ExecCandidates
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-extern char** environ;
+#include "spawn.h"
 
 namespace evt {
 
@@ -34,104 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 // Without a pidfd (old kernel) waits check for the leader's exit this often.
 constexpr Millis kExitPollInterval{10};
-
-// Computed before vfork, so that the child only makes async-signal-safe calls.
-struct ChildPlan {
-  pid_t parent_pid;
-  char* const* candidates;  // null-terminated
-  char* const* argv;
-  char* const* envp;
-  int fds[3];  // become 0, 1, 2
-  int exec_error_fd;
-};
-
-[[noreturn]] void ReportAndExit(int fd, int err) {
-  ssize_t n = write(fd, &err, sizeof err);
-  (void)n;
-  _exit(127);
-}
-
-[[noreturn]] void RunChild(const ChildPlan& plan) {
-  setpgid(0, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != plan.parent_pid) _exit(127);  // the parent died before prctl
-
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigprocmask(SIG_SETMASK, &empty, nullptr);
-
-  // Lift every fd above 2 first, so that a pipe end that landed on 0..2 (a worker run with
-  // a closed stdin) is not clobbered by the dup2 of another.
-  const int err_fd = fcntl(plan.exec_error_fd, F_DUPFD_CLOEXEC, 3);
-  if (err_fd < 0) _exit(127);
-  int high[3];
-  for (int i = 0; i < 3; ++i) {
-    high[i] = fcntl(plan.fds[i], F_DUPFD_CLOEXEC, 3);
-    if (high[i] < 0) ReportAndExit(err_fd, errno);
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (dup2(high[i], i) < 0) ReportAndExit(err_fd, errno);
-  }
-  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-
-  int err = ENOENT;
-  bool saw_eacces = false;
-  for (char* const* c = plan.candidates; *c != nullptr; ++c) {
-    execve(*c, plan.argv, plan.envp);
-    err = errno;
-    if (err == EACCES) {
-      saw_eacces = true;
-    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
-               err != ETIMEDOUT) {
-      break;
-    }
-  }
-  ReportAndExit(err_fd, saw_eacces && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
-}
-
-// The worker's environment without evt's credentials: a co-process, like a command
-// handler, never inherits the Redis password (EVT_BROKER is dropped when it holds one).
-// TODO(lead): use kCredentialEnvNames and StripUrlPassword once they are on main.
-std::vector<std::string> ChildEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view kv(*e);
-    const std::string_view name = kv.substr(0, kv.find('='));
-    if (name == "EVT_REDIS_PASSWORD" || name == "EVT_REDIS_PASSWORD_FILE") continue;
-    if (name == "EVT_BROKER" && kv.find('@') != std::string_view::npos) continue;
-    env.emplace_back(kv);
-  }
-  return env;
-}
-
-std::vector<char*> Pointers(const std::vector<std::string>& strings) {
-  std::vector<char*> ptrs;
-  ptrs.reserve(strings.size() + 1);
-  for (const std::string& s : strings) ptrs.push_back(const_cast<char*>(s.c_str()));
-  ptrs.push_back(nullptr);
-  return ptrs;
-}
-
-// vfork, with every signal blocked so that no handler of ours runs in the child before it
-// has reset them (see subprocess.cc for why vfork).
-pid_t SpawnChild(const ChildPlan& plan) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = vfork();
-  if (pid == 0) RunChild(plan);
-  const int saved = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = saved;
-  return pid;
-}
 
 }  // namespace
 
@@ -144,7 +38,10 @@ Result<std::unique_ptr<Coprocess>> Coprocess::Start(const std::vector<std::strin
   const std::vector<std::string> candidates = ExecCandidates(argv[0]);
   std::vector<char*> candidate_ptrs = Pointers(candidates);
   std::vector<char*> argv_ptrs = Pointers(argv);
-  const std::vector<std::string> env = ChildEnvironment();
+  // No evt credential reaches a co-process, as none reaches a command handler.
+  std::vector<std::string> extra_env, unset_env;
+  HideCredentials(&extra_env, &unset_env);
+  const std::vector<std::string> env = BuildEnvironment(extra_env, unset_env);
   std::vector<char*> env_ptrs = Pointers(env);
 
   Fd in_r, in_w, out_r, out_w, err_r, err_w, exec_r, exec_w;

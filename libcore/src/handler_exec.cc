@@ -6,13 +6,11 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
 
-#include "evt/broker.h"
 #include "evt/handler_args.h"
 #include "reaper.h"
 #include "subprocess.h"
@@ -53,17 +51,6 @@ std::string OneLine(std::string_view s, std::size_t max) {
   }
   if (s.size() > max) out += "...";
   return out;
-}
-
-// What the handler's environment loses and gains besides the EVT_ event variables: no
-// evt credential, and EVT_BROKER without its password. A handler that emits events
-// itself brings its own credential (EVT_REDIS_PASSWORD, --redis-password-file).
-void HideCredentials(ProcessSpec* spec) {
-  for (const char* name : kCredentialEnvNames) spec->unset_env.emplace_back(name);
-  if (const char* broker = std::getenv("EVT_BROKER")) {
-    std::string stripped = StripUrlPassword(broker);
-    if (stripped != broker) spec->extra_env.push_back("EVT_BROKER=" + stripped);
-  }
 }
 
 // How much of one attempt's stderr goes to the log: at most `max` bytes, counting each
@@ -167,7 +154,9 @@ HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
     spec.stdin_data = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
     spec.stdin_data.push_back('\n');
   }
-  HideCredentials(&spec);
+  // No evt credential, and EVT_BROKER without its password. A handler that emits events
+  // itself brings its own credential (EVT_REDIS_PASSWORD, --redis-password-file).
+  HideCredentials(&spec.extra_env, &spec.unset_env);
   // The last non-empty stderr line is usually the handler's own explanation; track it
   // here rather than from the bounded capture, which may have cut it off.
   std::string last_line;

@@ -20,12 +20,7 @@
 
 #include "fd.h"
 #include "reaper.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
-extern char** environ;
+#include "spawn.h"
 
 namespace evt {
 
@@ -39,98 +34,6 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr Millis kDrainBound{250};
 // Without a pidfd (old kernel) the loop checks for the child's exit this often.
 constexpr Millis kExitPollInterval{10};
-
-// Everything the child needs, computed before fork so that the child only makes
-// async-signal-safe calls (no allocation: another thread may have held malloc's lock).
-struct ChildPlan {
-  pid_t parent_pid;
-  char* const* candidates;  // null-terminated
-  char* const* argv;
-  char* const* envp;
-  int stdin_fd;
-  int stdout_fd;
-  int stderr_fd;
-  int exec_error_fd;
-};
-
-[[noreturn]] void ReportAndExit(int fd, int err) {
-  ssize_t n = write(fd, &err, sizeof err);
-  (void)n;
-  _exit(127);
-}
-
-[[noreturn]] void RunChild(const ChildPlan& plan) {
-  setpgid(0, 0);
-  // PDEATHSIG fires when the forking *thread* dies; if the parent died before prctl,
-  // we were reparented already and must not run unsupervised.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != plan.parent_pid) _exit(127);
-
-  // Ignored signals survive exec (the tools ignore SIGPIPE); handled ones reset anyway.
-  struct sigaction dfl;
-  std::memset(&dfl, 0, sizeof dfl);
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigprocmask(SIG_SETMASK, &empty, nullptr);
-
-  // Move every fd we need above 2 first: if the worker runs with a closed stdin, pipe2
-  // may have handed out 0..2 and a plain dup2 sequence would clobber one with another.
-  int err_fd = fcntl(plan.exec_error_fd, F_DUPFD_CLOEXEC, 3);
-  if (err_fd < 0) _exit(127);
-  const int sources[3] = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd};
-  int high[3];
-  for (int i = 0; i < 3; ++i) {
-    high[i] = fcntl(sources[i], F_DUPFD_CLOEXEC, 3);
-    if (high[i] < 0) ReportAndExit(err_fd, errno);
-  }
-  for (int i = 0; i < 3; ++i) {
-    if (dup2(high[i], i) < 0) ReportAndExit(err_fd, errno);  // dup2 clears FD_CLOEXEC
-  }
-  // Descriptors other libraries opened without O_CLOEXEC must not leak into handlers.
-  // Marking (not closing) keeps err_fd usable until exec succeeds.
-  syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
-
-  int err = ENOENT;
-  bool saw_eacces = false;
-  for (char* const* c = plan.candidates; *c != nullptr; ++c) {
-    execve(*c, plan.argv, plan.envp);
-    err = errno;
-    if (err == EACCES) {
-      saw_eacces = true;
-    } else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV &&
-               err != ETIMEDOUT) {
-      break;  // as execvp: a real error with a found file ends the search
-    }
-  }
-  ReportAndExit(err_fd, saw_eacces && (err == ENOENT || err == ENOTDIR) ? EACCES : err);
-}
-
-std::vector<std::string> BuildEnvironment(const std::vector<std::string>& extra,
-                                          const std::vector<std::string>& unset) {
-  std::unordered_set<std::string_view> overridden(unset.begin(), unset.end());
-  for (const std::string& kv : extra)
-    overridden.insert(std::string_view(kv).substr(0, kv.find('=')));
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    if (overridden.count(kv.substr(0, kv.find('='))) == 0) env.emplace_back(kv);
-  }
-  env.insert(env.end(), extra.begin(), extra.end());
-  return env;
-}
-
-std::vector<char*> Pointers(const std::vector<std::string>& strings) {
-  std::vector<char*> ptrs;
-  ptrs.reserve(strings.size() + 1);
-  for (const std::string& s : strings) ptrs.push_back(const_cast<char*>(s.c_str()));
-  ptrs.push_back(nullptr);
-  return ptrs;
-}
 
 // Splits stderr into lines for the callback, each bounded to kMaxStderrLine.
 class LineSplitter {
@@ -279,40 +182,6 @@ int PollMillis(Clock::time_point now, std::optional<Clock::time_point> until) {
 
 }  // namespace
 
-std::vector<std::string> ExecCandidates(const std::string& file) {
-  if (file.empty()) return {};
-  if (file.find('/') != std::string::npos) return {file};
-  const char* env_path = std::getenv("PATH");
-  std::string_view path = env_path != nullptr ? env_path : "/bin:/usr/bin";
-  std::vector<std::string> out;
-  while (true) {
-    size_t colon = path.find(':');
-    std::string_view dir = path.substr(0, colon);
-    out.push_back(dir.empty() ? "./" + file : std::string(dir) + "/" + file);
-    if (colon == std::string_view::npos) break;
-    path.remove_prefix(colon + 1);
-  }
-  return out;
-}
-
-// vfork rather than fork: the child borrows this process's memory and this thread waits
-// until the child execs or exits, so starting a handler costs the same however large the
-// worker is (fork copies page tables; measured here: 1.3-1.6x slower spawns). The child
-// only makes async-signal-safe calls on the prebuilt plan and never returns. Every signal
-// is blocked around the call, so no handler of ours can run in the child before RunChild
-// has reset them all to the default.
-pid_t SpawnChild(const ChildPlan& plan) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  const pid_t pid = vfork();
-  if (pid == 0) RunChild(plan);
-  const int saved = errno;
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  errno = saved;
-  return pid;
-}
-
 ProcessResult RunProcess(const ProcessSpec& spec) {
   ProcessResult result;
   const Clock::time_point start = Clock::now();
@@ -339,8 +208,12 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
     return finish();
   }
 
-  const ChildPlan plan{getpid(),   candidate_ptrs.data(), argv_ptrs.data(), env_ptrs.data(),
-                       in_r.get(), out_w.get(),           err_w.get(),      exec_w.get()};
+  const ChildPlan plan{getpid(),
+                       candidate_ptrs.data(),
+                       argv_ptrs.data(),
+                       env_ptrs.data(),
+                       {in_r.get(), out_w.get(), err_w.get()},
+                       exec_w.get()};
   // Until the new child is registered, no sweep may take it for an orphan.
   Reaper::Get().BeginSpawn();
   const pid_t pid = SpawnChild(plan);
@@ -351,7 +224,6 @@ ProcessResult RunProcess(const ProcessSpec& spec) {
     result.start_errno = errno;
     return finish();
   }
-  if (pid == 0) RunChild(plan);
 
   LeaderRegistration registration(pid);
   Child child(pid);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "evt/duration.h"
+#include "spawn.h"  // ExecCandidates
 
 namespace evt {
 
@@ -69,10 +70,5 @@ struct ProcessResult {
 // not a running handler counts as an orphan and is killed. The environment is read, so no
 // other thread may call setenv/putenv meanwhile.
 ProcessResult RunProcess(const ProcessSpec& spec);
-
-// The paths an execvp-style PATH search tries for `file`, in order: `file` itself when
-// it contains '/', else each PATH entry joined with it (an empty entry means ".";
-// no PATH means "/bin:/usr/bin", as glibc does).
-std::vector<std::string> ExecCandidates(const std::string& file);
 
 }  // namespace evt

@@ -378,7 +378,10 @@ TEST_CASE("Pipe handler: co-processes never see evt's credentials", "[handler_pi
   unsetenv("EVT_REDIS_PASSWORD_FILE");
   unsetenv("EVT_BROKER");
   unsetenv("EVT_OTHER");
-  CHECK(r.error == "EVT_REDIS_PASSWORD=- EVT_REDIS_PASSWORD_FILE=- EVT_BROKER=- EVT_OTHER=kept");
+  // As for a command handler: the broker URL without its password.
+  CHECK(r.error ==
+        "EVT_REDIS_PASSWORD=- EVT_REDIS_PASSWORD_FILE=- EVT_BROKER=redis://127.0.0.1:6379 "
+        "EVT_OTHER=kept");
 }
 
 TEST_CASE("Pipe handler: refuses a missing command at creation", "[handler_pipe]") {
