@@ -1,6 +1,6 @@
 // EventPublisher on a real redis-server: what evt-emit writes, in which order, in which slot,
 // with which credentials, and how it rides out a restart.
-#include "publisher_redis.h"
+#include "redis/publisher_redis.h"
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "redis_client.h"
+#include "redis/redis_client.h"
 #include "redis_server.h"
 
 namespace {

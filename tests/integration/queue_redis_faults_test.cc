@@ -6,10 +6,10 @@
 #include <string>
 #include <thread>
 
-#include "publisher_redis.h"
+#include "redis/publisher_redis.h"
 #include "queue_fixture.h"
-#include "queue_keys.h"
-#include "queue_redis.h"
+#include "redis/queue_keys.h"
+#include "redis/queue_redis.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;

@@ -7,7 +7,7 @@
 
 #include "evt/metrics.h"
 #include "queue_fixture.h"
-#include "queue_redis.h"
+#include "redis/queue_redis.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "queue_fixture.h"
-#include "queue_redis.h"
+#include "redis/queue_redis.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;

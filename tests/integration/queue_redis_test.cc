@@ -1,6 +1,6 @@
 // The Redis queue against a real redis-server: consumer group, leases, and the
 // attempt-ending calls (what each writes, and that each leaves nothing pending).
-#include "queue_redis.h"
+#include "redis/queue_redis.h"
 
 #include <catch2/catch.hpp>
 #include <thread>

@@ -15,8 +15,8 @@
 
 #include "evt/broker.h"
 #include "evt/event.h"
-#include "queue_redis.h"
-#include "redis_client.h"
+#include "redis/queue_redis.h"
+#include "redis/redis_client.h"
 #include "redis_server.h"
 
 namespace evt::testing {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "queue_keys.h"
+#include "redis/queue_keys.h"
 
 using evt::BrokerConfig;
 using evt::ParseBrokerUrl;

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "subprocess.h"
+#include "handler/subprocess.h"
 
 namespace evt {
 namespace {

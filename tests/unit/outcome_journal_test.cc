@@ -1,4 +1,4 @@
-#include "outcome_journal.h"
+#include "worker/outcome_journal.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

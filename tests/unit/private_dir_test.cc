@@ -1,4 +1,4 @@
-#include "private_dir.h"
+#include "base/private_dir.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

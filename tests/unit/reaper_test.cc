@@ -1,4 +1,4 @@
-#include "reaper.h"
+#include "handler/reaper.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 // The one classification of Redis error replies (redis_client.h), shared by the queue and
 // the publisher: what waits (Unavailable), what is gone (NotFound), what needs a person
 // (Config), and what is a bug (Internal).
-#include "redis_client.h"
+#include "redis/redis_client.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,4 +1,4 @@
-#include "outcome_journal.h"
+#include "worker/outcome_journal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include <random>
 
 #include "evt/event.h"
-#include "json_text.h"
+#include "base/json_text.h"
 
 namespace evt {
 namespace {

@@ -2,7 +2,7 @@
 // JSON Schema), and the output is always a valid CloudEvent, also for evt events whose
 // unknown fields could not be attributes: those travel in one string extension,
 // `evtfields`, and come back as they were.
-#include "cloudevents.h"
+#include "event/cloudevents.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "json_text.h"
+#include "base/json_text.h"
 
 namespace evt {
 namespace {

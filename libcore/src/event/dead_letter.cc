@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "private_dir.h"
+#include "base/private_dir.h"
 
 namespace evt {
 namespace {

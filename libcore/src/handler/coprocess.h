@@ -11,7 +11,7 @@
 
 #include "evt/duration.h"
 #include "evt/status.h"
-#include "fd.h"
+#include "base/fd.h"
 
 namespace evt {
 

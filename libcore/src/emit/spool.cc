@@ -11,8 +11,8 @@
 
 #include "evt/log.h"
 #include "evt/ndjson.h"
-#include "fd.h"
-#include "private_dir.h"
+#include "base/fd.h"
+#include "base/private_dir.h"
 
 namespace evt {
 namespace {

@@ -1,6 +1,6 @@
 // The Redis Streams queue. Every attempt-ending write is one Lua script
 // (queue_redis_scripts.h); reads and housekeeping are single commands or pipelines.
-#include "queue_redis.h"
+#include "redis/queue_redis.h"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 
 #include "evt/event.h"
 #include "evt/metrics.h"
-#include "queue_keys.h"
-#include "queue_redis_scripts.h"
-#include "redis_client.h"
+#include "redis/queue_keys.h"
+#include "redis/queue_redis_scripts.h"
+#include "redis/redis_client.h"
 
 namespace evt {
 namespace {

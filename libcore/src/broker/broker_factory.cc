@@ -2,9 +2,9 @@
 #include "evt/broker_factory.h"
 
 #include "evt/queue.h"
-#include "publisher_redis.h"
-#include "queue_keys.h"
-#include "queue_redis.h"
+#include "redis/publisher_redis.h"
+#include "redis/queue_keys.h"
+#include "redis/queue_redis.h"
 
 namespace evt {
 namespace {

@@ -4,7 +4,7 @@
 // and its `queued` status hash exist together or not at all; several transactions go out
 // in one pipelined write, so bulk emits pay one round trip per round, not per event. The
 // one key outside the queue's slot (<ns>:queues) is written outside every transaction.
-#include "publisher_redis.h"
+#include "redis/publisher_redis.h"
 
 #include <chrono>
 #include <string>
@@ -12,7 +12,7 @@
 
 #include "evt/log.h"
 #include "evt/signals.h"
-#include "redis_client.h"
+#include "redis/redis_client.h"
 
 namespace evt {
 namespace {

@@ -1,4 +1,4 @@
-#include "curl_client.h"
+#include "handler/curl_client.h"
 
 #include <algorithm>
 #include <chrono>

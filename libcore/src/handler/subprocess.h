@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "evt/duration.h"
-#include "spawn.h"  // ExecCandidates
+#include "handler/spawn.h"  // ExecCandidates
 
 namespace evt {
 

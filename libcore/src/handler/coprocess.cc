@@ -1,4 +1,4 @@
-#include "coprocess.h"
+#include "handler/coprocess.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <thread>
 #include <utility>
 
-#include "fd.h"
-#include "spawn.h"
+#include "base/fd.h"
+#include "handler/spawn.h"
 
 namespace evt {
 

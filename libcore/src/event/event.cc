@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "cloudevents.h"
+#include "event/cloudevents.h"
 #include "evt/rfc3339.h"
 #include "evt/ulid.h"
-#include "json_text.h"
+#include "base/json_text.h"
 
 namespace evt {
 namespace {

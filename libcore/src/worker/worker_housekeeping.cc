@@ -1,4 +1,4 @@
-#include "worker_housekeeping.h"
+#include "worker/worker_housekeeping.h"
 
 #include <unistd.h>
 

@@ -17,7 +17,7 @@
 #include <thread>
 #include <utility>
 
-#include "coprocess.h"
+#include "handler/coprocess.h"
 #include "evt/handler_exec.h"
 #include "evt/log.h"
 

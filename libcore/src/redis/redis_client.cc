@@ -1,4 +1,4 @@
-#include "redis_client.h"
+#include "redis/redis_client.h"
 
 #include <openssl/sha.h>
 #include <sys/time.h>

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <utility>
 
-#include "curl_client.h"
+#include "handler/curl_client.h"
 #include "evt/log.h"
 
 namespace evt {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "evt/event.h"
-#include "json_text.h"
+#include "base/json_text.h"
 
 namespace evt {
 namespace {

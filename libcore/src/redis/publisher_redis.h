@@ -7,7 +7,7 @@
 #include "evt/broker.h"
 #include "evt/publisher.h"
 #include "evt/status.h"
-#include "queue_keys.h"
+#include "redis/queue_keys.h"
 
 namespace evt {
 

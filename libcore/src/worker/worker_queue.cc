@@ -22,8 +22,8 @@
 #include "evt/log.h"
 #include "evt/signals.h"
 #include "evt/worker.h"
-#include "outcome_journal.h"
-#include "worker_housekeeping.h"
+#include "worker/outcome_journal.h"
+#include "worker/worker_housekeeping.h"
 
 namespace evt {
 namespace {

@@ -1,5 +1,5 @@
 // Starting a child process the way every handler kind needs it (see spawn.h).
-#include "spawn.h"
+#include "handler/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>

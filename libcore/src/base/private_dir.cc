@@ -1,4 +1,4 @@
-#include "private_dir.h"
+#include "base/private_dir.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

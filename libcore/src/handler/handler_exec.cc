@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "evt/handler_args.h"
-#include "reaper.h"
-#include "subprocess.h"
+#include "handler/reaper.h"
+#include "handler/subprocess.h"
 
 namespace evt {
 

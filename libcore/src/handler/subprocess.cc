@@ -1,4 +1,4 @@
-#include "subprocess.h"
+#include "handler/subprocess.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +18,9 @@
 #include <optional>
 #include <unordered_set>
 
-#include "fd.h"
-#include "reaper.h"
-#include "spawn.h"
+#include "base/fd.h"
+#include "handler/reaper.h"
+#include "handler/spawn.h"
 
 namespace evt {
 
