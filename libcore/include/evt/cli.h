@@ -65,6 +65,21 @@ Result<BrokerConfig> StartCommand(const std::string& tool, const CommonOptions& 
 // the environment: kCredentialEnvNames, broker.h). Usage or Config error.
 Result<BrokerConfig> ResolveBroker(const CommonOptions& common);
 
+// The option model of `app` as JSON, read from CLI11 itself: {"help_json": 1, "version",
+// "name", "aliases", "description", "options": [...], "positionals": [...], "subcommands":
+// [...] (each an app model), "require_subcommand"}. Each option: "name", "short" and "long"
+// (["-t"], ["--type"]), "positional", "takes_value", "type" (the placeholder: TEXT, INT,
+// DURATION...; null for a flag), "choices" (of an IsMember check, else null), "checks"
+// (other checks as CLI11 describes them), "repeatable", "default", "env" (null when none),
+// "required", "hidden" (not in --help), "excludes", "description". Options of nameless
+// option groups are listed with their app's own.
+std::string HelpJson(const CLI::App& app);
+
+// Adds the hidden flag --help-json to `app`: prints HelpJson(app) on stdout and exits 0
+// (ParseCommandLine returns 0), whatever else the command line holds. Call it after the
+// last option is added, or before: the model is read when the flag is seen.
+CLI::Option* AddHelpJson(CLI::App& app);
+
 // Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be
 // set up yet) and returns ExitCodeFor(status).
 int ReportFatal(const std::string& tool, const Status& status);
