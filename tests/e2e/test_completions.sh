@@ -209,6 +209,41 @@ for tool in "${TOOLS[@]}"; do
     echo "skip: fish not installed"
   fi
 
+  # Each completion knows which options take a value: bash offers no option right after
+  # one (its value comes next) and does after a flag; zsh declares a value as '--name=' or
+  # '-n+' and a flag as neither; fish registers a value option as --exclusive,
+  # --require-parameter or --force-files and a flag as none of them.
+  if command -v fish >/dev/null; then
+    fish -c 'for f in $argv[2..-1]; source $f; end; complete -c $argv[1]' "$tool" "$COMP"/*.fish \
+      >"$TMP/$tool.fish-decl"
+  fi
+  wrong_bash=() wrong_zsh=() wrong_fish=()
+  while read -r takes name; do
+    after=$(bash_offer "$tool" "$name" - | grep -cE '^--[[:alnum:]]' || true)
+    if { [[ $takes == true ]] && ((after > 0)); } || { [[ $takes == false ]] && ((after == 0)); }; then
+      wrong_bash+=("$name")
+    fi
+    declared=$(grep -oP "(?:(?<=['{,*])|^)\Q$name\E[=+[,}']" "$TMP/$tool.zsh" | cut -c$((${#name} + 1)) |
+      sort -u | tr -d '\n')
+    case $takes:$declared in
+      true:= | true:+ | false:[ | false:, | false:} | false:"'" | false:,[ | false:[} | :) ;;
+      *) wrong_zsh+=("$name") ;;
+    esac
+    if [[ -s $TMP/$tool.fish-decl ]]; then
+      if [[ $name == --* ]]; then flag="-l ${name#--}"; else flag="-s ${name#-}"; fi
+      line=$(grep -E -- "^complete .* $flag( |\$)" "$TMP/$tool.fish-decl" | head -1)
+      if [[ $line =~ --exclusive|--require-parameter|--force-files ]]; then
+        [[ $takes == true ]] || wrong_fish+=("$name")
+      elif [[ -n $line ]]; then
+        [[ $takes == false ]] || wrong_fish+=("$name")
+      fi
+    fi
+  done < <(jq -r '.options[] | select(.hidden | not) | .takes_value as $t
+    | (.short + .long)[] | "\($t) \(.)"' "$model")
+  expect_eq "bash knows which $tool options take a value" "" "${wrong_bash[*]-}"
+  expect_eq "zsh knows which $tool options take a value" "" "${wrong_zsh[*]-}"
+  expect_eq "fish knows which $tool options take a value" "" "${wrong_fish[*]-}"
+
   # Choices: the completions offer exactly the values the command accepts.
   while read -r opt; do
     jq -r --arg o "$opt" '.options[] | select((.long + .short) | index($o)) | .choices[]' \
