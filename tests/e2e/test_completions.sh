@@ -66,8 +66,8 @@ bash_offer() {
 
 # fish_offer LINE: what fish offers at the end of LINE (every completions/*.fish sourced).
 fish_offer() {
-  fish -c 'for f in $argv[2..-1]; source $f; end; complete -C "$argv[1]"' "$1" "$COMP"/*.fish |
-    cut -f1 | sort -u
+  (cd "$TMP" && fish -c 'for f in $argv[2..-1]; source $f; end; complete -C "$argv[1]"' "$1" \
+    "$COMP"/*.fish </dev/null) | cut -f1 | sort -u
 }
 
 # zsh_text TOOL: the parts of the zsh completion that apply to TOOL: in a file whose
@@ -213,6 +213,7 @@ for tool in "${TOOLS[@]}"; do
   # one (its value comes next) and does after a flag; zsh declares a value as '--name=' or
   # '-n+' and a flag as neither; fish registers a value option as --exclusive,
   # --require-parameter or --force-files and a flag as none of them.
+  : >"$TMP/$tool.fish-decl"
   if command -v fish >/dev/null; then
     fish -c 'for f in $argv[2..-1]; source $f; end; complete -c $argv[1]' "$tool" "$COMP"/*.fish \
       >"$TMP/$tool.fish-decl"
@@ -224,14 +225,14 @@ for tool in "${TOOLS[@]}"; do
       wrong_bash+=("$name")
     fi
     declared=$(grep -oP "(?:(?<=['{,*])|^)\Q$name\E[=+[,}']" "$TMP/$tool.zsh" | cut -c$((${#name} + 1)) |
-      sort -u | tr -d '\n')
+      sort -u | tr -d '\n' || true)
     case $takes:$declared in
       true:= | true:+ | false:[ | false:, | false:} | false:"'" | false:,[ | false:[} | :) ;;
       *) wrong_zsh+=("$name") ;;
     esac
     if [[ -s $TMP/$tool.fish-decl ]]; then
       if [[ $name == --* ]]; then flag="-l ${name#--}"; else flag="-s ${name#-}"; fi
-      line=$(grep -E -- "^complete .* $flag( |\$)" "$TMP/$tool.fish-decl" | head -1)
+      line=$(grep -E -- "^complete .* $flag( |\$)" "$TMP/$tool.fish-decl" | head -1 || true)
       if [[ $line =~ --exclusive|--require-parameter|--force-files ]]; then
         [[ $takes == true ]] || wrong_fish+=("$name")
       elif [[ -n $line ]]; then
@@ -255,8 +256,8 @@ for tool in "${TOOLS[@]}"; do
       check_values fish "$tool $opt" "$TMP/offered.fish"
     fi
     # zsh: the words of the last "(a b c)" on the option's line.
-    grep -E -- "[{,'*]$opt[=+[,}]" "$TMP/$tool.zsh" | grep -oE ':\([^()]*\)' | tail -1 |
-      tr -d ':()' | tr ' ' '\n' | sed '/^$/d' | sort -u >"$TMP/offered.zsh"
+    { grep -E -- "[{,'*]$opt[=+[,}]" "$TMP/$tool.zsh" || true; } | grep -oE ':\([^()]*\)' |
+      tail -1 | tr -d ':()' | tr ' ' '\n' | sed '/^$/d' | sort -u >"$TMP/offered.zsh" || true
     check_values zsh "$tool $opt" "$TMP/offered.zsh"
   done < <(jq -r '.options[] | select(.choices != null and (.hidden | not)) | .long[0] // .short[0]' \
     "$model")
