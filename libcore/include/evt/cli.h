@@ -14,7 +14,7 @@
 
 namespace evt {
 
-// "evt 0.1.0".
+// "evt <version>", the project version of the build (CMakeLists.txt), e.g. "evt 0.1.0".
 std::string VersionString();
 
 // Options that every evt command takes.

@@ -223,7 +223,7 @@ std::string NearestOption(const CLI::App& app, const std::string& typed) {
   return best.empty() ? "" : "--" + best;
 }
 
-std::string VersionString() { return "evt 0.1.0"; }
+std::string VersionString() { return std::string("evt ") + EVT_VERSION; }
 
 void SetUpApp(CLI::App& app, CommonOptions* common) {
   app.set_version_flag("--version", VersionString(), "Print the version and exit");
