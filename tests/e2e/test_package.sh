@@ -14,19 +14,24 @@ cpack --config "$build_dir/CPackConfig.cmake" -G DEB -B "$TMP/pkg" > "$TMP/cpack
 deb=$(ls "$TMP"/pkg/evt_*.deb 2>/dev/null | head -1)
 [[ -n "$deb" ]] && pass "cpack built $(basename "$deb")" || { fail "no .deb"; finish; }
 
+mapfile -t TOOLS < <(find "$EVT_BIN_DIR" -maxdepth 1 -name 'evt-*' -type f -perm -u+x \
+  -printf '%f\n' | sort)
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' > "$TMP/contents"
-for path in /usr/bin/evt-emit /usr/bin/evt-work \
-  /usr/share/man/man1/evt-emit.1.gz /usr/share/man/man1/evt-work.1.gz /usr/share/man/man7/evt.7.gz \
-  /usr/share/bash-completion/completions/evt-emit /usr/share/bash-completion/completions/evt-work \
-  /usr/lib/systemd/system/evt-work@.service /usr/share/evt/event-v1.schema.json \
-  /usr/share/doc/evt/copyright /usr/share/doc/evt/changelog.Debian.gz \
-  /usr/share/doc/evt/examples/work.env.example; do
+paths=(/usr/share/man/man7/evt.7.gz /usr/lib/systemd/system/evt-work@.service
+  /usr/share/evt/event-v1.schema.json /usr/share/doc/evt/copyright
+  /usr/share/doc/evt/changelog.Debian.gz /usr/share/doc/evt/examples/work.env.example)
+for tool in "${TOOLS[@]}"; do
+  paths+=("/usr/bin/$tool" "/usr/share/man/man1/$tool.1.gz" "/usr/share/bash-completion/completions/$tool"
+    "/usr/share/fish/vendor_completions.d/$tool.fish")
+done
+for path in "${paths[@]}"; do
   if grep -qx -- "$path" "$TMP/contents"; then pass "package holds $path"; else fail "package lacks $path"; fi
 done
-for zsh_or_fish in _evt evt-work.fish; do
-  if grep -q -- "/$zsh_or_fish\$" "$TMP/contents"; then pass "package holds a $zsh_or_fish completion"
-  else fail "package lacks the $zsh_or_fish completion"; fi
-done
+if grep -q -- "/usr/share/zsh/vendor-completions/_evt\$" "$TMP/contents"; then
+  pass "package holds the zsh completion"
+else
+  fail "package lacks /usr/share/zsh/vendor-completions/_evt"
+fi
 
 dpkg-deb -f "$deb" Depends > "$TMP/depends"
 expect_contains "dependencies come from shlibdeps" "libc6" "$TMP/depends"
@@ -43,12 +48,14 @@ fi
 root="$TMP/root"
 mkdir -p "$root"
 dpkg-deb -x "$deb" "$root"
-for cmd in evt-emit evt-work; do
-  if "$root/usr/bin/$cmd" --version > "$TMP/v" 2>&1; then
-    expect_contains "$cmd --version from the package" "0.1.0" "$TMP/v"
-  else
-    fail "$cmd --version from the package failed"
-  fi
+# Every command prints the package's upstream version (Version: 0.1.0-1 -> "evt 0.1.0").
+version=$(dpkg-deb -f "$deb" Version)
+for cmd in "${TOOLS[@]}"; do
+  set +e
+  out=$("$root/usr/bin/$cmd" --version 2>&1)
+  rc=$?
+  set -e
+  expect_eq "$cmd --version from the package" "0 evt ${version%-*}" "$rc $out"
 done
 "$root/usr/bin/evt-emit" --type backup.requested --field server=srv-a \
   | "$root/usr/bin/evt-work" -- /bin/true > "$TMP/results" 2> "$TMP/stderr"
