@@ -3,7 +3,8 @@
 # names, is an item (.TP) of the OPTIONS section of man/<command>.1 (its EVT_* variable in
 # OPTIONS and ENVIRONMENT too) and offered by the bash, zsh and fish completions; its
 # choices are what the completions offer as its values; and neither the completions nor the
-# man page's option list hold an option the command does not have (stale). New commands
+# man page's option list hold an option the command does not have (stale); evt(7) names
+# every variable; every page's .TH carries the version the commands print. New commands
 # are checked as soon as they are built.
 source "$(dirname "$0")/lib.sh"
 
@@ -140,6 +141,9 @@ for tool in "${TOOLS[@]}"; do
       grep -qE "^\.SH \"?$name\"?\$" "$page" && pass "$tool.1 has $name" ||
         fail "$tool.1: no section $name"
     done
+    version=$(jq -r .version "$model")
+    grep -q "^\.TH .* \"$version\"" "$page" && pass "$tool.1 .TH says $version" ||
+      fail "$tool.1: .TH does not say \"$version\" ($tool --version): $(grep '^\.TH' "$page")"
     section "$page" OPTIONS >"$TMP/$tool.man-options"
     section "$page" ENVIRONMENT >"$TMP/$tool.man-env"
     man_items "$page" >"$TMP/$tool.man-items"
@@ -262,5 +266,19 @@ for tool in "${TOOLS[@]}"; do
   done < <(jq -r '.options[] | select(.choices != null and (.hidden | not)) | .long[0] // .short[0]' \
     "$model")
 done
+
+# evt(7) lists the variables of every command, and its version is theirs.
+section "$MAN/evt.7" ENVIRONMENT >"$TMP/evt7-env"
+absent=()
+for tool in "${TOOLS[@]}"; do
+  while read -r env; do has_token "$TMP/evt7-env" "$env" || absent+=("$env"); done <"$TMP/$tool.envs"
+done
+expect_eq "evt.7 ENVIRONMENT names every command's EVT_* variables" "" "${absent[*]-}"
+for name in ENVIRONMENT "EXIT STATUS"; do
+  grep -qE "^\.SH \"?$name\"?\$" "$MAN/evt.7" && pass "evt.7 has $name" || fail "evt.7: no section $name"
+done
+version=$("$EVT_BIN_DIR/${TOOLS[0]}" --version)
+grep -q "^\.TH .* \"$version\"" "$MAN/evt.7" && pass "evt.7 .TH says $version" ||
+  fail "evt.7: .TH does not say \"$version\""
 
 finish

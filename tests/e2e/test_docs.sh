@@ -65,10 +65,17 @@ command -v mandoc >/dev/null || fail "mandoc is not installed (packaging/install
 for path in "${pages[@]}"; do
   page=${path##*/}
   set +e
-  out=$(groff -man -ww -z "$path" 2>&1)
+  # A table (.TS) needs tbl, which man runs when the first line asks for it: '\" t.
+  pre=()
+  if head -1 "$path" | grep -qE "^'\\\\\" +[a-z]*t"; then
+    pre=(-t)
+  elif grep -q '^\.TS' "$path"; then
+    fail "$page has a table but no first line '\\\" t (man would not run tbl)"
+  fi
+  out=$(groff -man -ww -z "${pre[@]}" "$path" 2>&1)
   rc=$?
   set -e
-  expect_eq "groff -man -ww -z $page" "0 " "$rc $out"
+  expect_eq "groff -man -ww -z ${pre[*]-} $page" "0 " "$rc $out"
   if command -v mandoc >/dev/null; then
     set +e
     out=$(mandoc -T lint -W style "$path" 2>&1)
