@@ -128,6 +128,11 @@ TEST_CASE("--help-json prints the model on stdout and exits 0, whatever follows"
   CHECK(rc == 0);
   CHECK(json::parse(out) == json::parse(evt::HelpJson(s.app)));
 
+  SmallApp sub;
+  out = ParseOut(sub.app, {"list", "--help-json"}, &rc);
+  CHECK(rc == 0);
+  CHECK(json::parse(out)["name"] == "evt-small");
+
   SmallApp bad;
   out = ParseOut(bad.app, {"--mode", "wrong", "--help-json", "--no-such-option"}, &rc);
   CHECK(rc == 0);

@@ -75,9 +75,10 @@ Result<BrokerConfig> ResolveBroker(const CommonOptions& common);
 // option groups are listed with their app's own.
 std::string HelpJson(const CLI::App& app);
 
-// Adds the hidden flag --help-json to `app`: prints HelpJson(app) on stdout and exits 0
-// (ParseCommandLine returns 0), whatever else the command line holds. Call it after the
-// last option is added, or before: the model is read when the flag is seen.
+// Adds the hidden flag --help-json to `app` and to each of its subcommands: prints
+// HelpJson(app) on stdout and exits 0 (ParseCommandLine returns 0), whatever else the
+// command line holds. Call it after the last subcommand is added (options may come later:
+// the model is read when the flag is seen). Returns the flag of `app`.
 CLI::Option* AddHelpJson(CLI::App& app);
 
 // Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be

@@ -1,5 +1,6 @@
 // The option model of a command as JSON (--help-json), read from the CLI11 app itself, so
 // that the completions, the man pages and their consistency test have one source of truth.
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -152,14 +153,21 @@ std::string HelpJson(const CLI::App& app) {
 CLI::Option* AddHelpJson(CLI::App& app) {
   const CLI::App* root = &app;
   // Handled the moment it is read (trigger_on_parse), before any other value is checked,
-  // and answered as --version is: printed on stdout by ParseCommandLine, exit 0.
-  return app
-      .add_flag_callback(
-          "--help-json", [root]() { throw CLI::CallForVersion(HelpJson(*root), 0); },
-          "Print the option model as JSON and exit")
-      ->trigger_on_parse()
-      ->configurable(false)
-      ->group("");
+  // and answered as --version is: printed on stdout by ParseCommandLine, exit 0. Each
+  // subcommand takes it too ("evt-x list --help-json") and prints the whole command's model.
+  std::function<CLI::Option*(CLI::App&)> add = [&](CLI::App& to) {
+    for (CLI::App* sub : to.get_subcommands([](CLI::App* s) { return !s->get_name().empty(); })) {
+      add(*sub);
+    }
+    return to
+        .add_flag_callback(
+            "--help-json", [root]() { throw CLI::CallForVersion(HelpJson(*root), 0); },
+            "Print the option model as JSON and exit")
+        ->trigger_on_parse()
+        ->configurable(false)
+        ->group("");
+  };
+  return add(app);
 }
 
 }  // namespace evt
