@@ -38,6 +38,15 @@ man_items() {
     sed -E 's/^[ ",|[(]//' | sort -u
 }
 
+# man_item FILE OPTION: the text of OPTION's item in the OPTIONS section (from its .TP tag
+# to the next item or heading), roff requests and font escapes stripped, on one line.
+man_item() {
+  section "$1" OPTIONS | awk -v o="$2" '
+    /^\.(TP|SS|SH)/ { on = 0; tag = /^\.TP/; next }
+    tag { tag = 0; n = split($0, w, /[ ",]+/); for (i = 1; i <= n; i++) if (w[i] == o) on = 1 }
+    on' | sed -E 's/^\.[A-Z]+ ?//; s/\\f[BIRP]//g; s/\\&//g; s/"//g' | tr '\n' ' '
+}
+
 # names_of MODEL_FILE [hidden]: every short and long name of the options in the model
 # (of the command and its subcommands), the hidden ones too when asked.
 names_of() {
@@ -151,6 +160,15 @@ for tool in "${TOOLS[@]}"; do
       "$(missing "$TMP/$tool.names" "$TMP/$tool.man-items")"
     expect_eq "$tool.1 OPTIONS lists no option $tool lacks" "" \
       "$(missing "$TMP/$tool.man-items" "$TMP/$tool.all-names")"
+    # Each default the command has is the one its item states ("Default: 2m"; a zero
+    # duration may read 0).
+    wrong=()
+    while IFS=$'\t' read -r opt def; do
+      said=$(man_item "$page" "$opt" | grep -oE 'Default: *[^ ]+' | head -1 | sed -E 's/Default: *//; s/[.,;)]$//' || true)
+      [[ $said == "$def" || ($def =~ ^0[a-z]+$ && $said == 0) ]] || wrong+=("$opt=$def(man:${said:-none})")
+    done < <(jq -r '.options[] | select(.default != null and (.hidden | not))
+      | "\(.long[0] // .short[0])\t\(.default)"' "$model")
+    expect_eq "$tool.1 states every default $tool has" "" "${wrong[*]-}"
     absent=()
     while read -r env; do
       has_token "$TMP/$tool.man-options" "$env" && has_token "$TMP/$tool.man-env" "$env" ||
