@@ -61,6 +61,7 @@ bash_offer() {
   (
     set +euo pipefail
     cd "$TMP" || exit 1
+    # shellcheck disable=SC1090
     for f in "$COMP"/*.bash; do source "$f"; done
     fn=$(complete -p "$1" 2>/dev/null | sed -nE 's/.* -F ([^ ]+) .*/\1/p')
     [[ -n $fn ]] || exit 0
@@ -248,10 +249,13 @@ for tool in "${TOOLS[@]}"; do
     fi
     declared=$(grep -oP "(?:(?<=['{,*])|^)\Q$name\E[=+[,}']" "$TMP/$tool.zsh" | cut -c$((${#name} + 1)) |
       sort -u | tr -d '\n' || true)
-    case $takes:$declared in
-      true:= | true:+ | false:[ | false:, | false:} | false:"'" | false:,[ | false:[} | :) ;;
-      *) wrong_zsh+=("$name") ;;
-    esac
+    # Empty: not declared at all, reported above.
+    if [[ -n $declared ]]; then
+      if { [[ $takes == true ]] && [[ $declared =~ [^=+] ]]; } ||
+        { [[ $takes == false ]] && [[ $declared =~ [=+] ]]; }; then
+        wrong_zsh+=("$name")
+      fi
+    fi
     if [[ -s $TMP/$tool.fish-decl ]]; then
       if [[ $name == --* ]]; then flag="-l ${name#--}"; else flag="-s ${name#-}"; fi
       line=$(grep -E -- "^complete .* $flag( |\$)" "$TMP/$tool.fish-decl" | head -1 || true)
@@ -278,7 +282,7 @@ for tool in "${TOOLS[@]}"; do
       check_values fish "$tool $opt" "$TMP/offered.fish"
     fi
     # zsh: the words of the last "(a b c)" on the option's line.
-    { grep -E -- "[{,'*]$opt[=+[,}]" "$TMP/$tool.zsh" || true; } | grep -oE ':\([^()]*\)' |
+    { grep -E -- "[{,'*]${opt}[=+[,}]" "$TMP/$tool.zsh" || true; } | grep -oE ':\([^()]*\)' |
       tail -1 | tr -d ':()' | tr ' ' '\n' | sed '/^$/d' | sort -u >"$TMP/offered.zsh" || true
     check_values zsh "$tool $opt" "$TMP/offered.zsh"
   done < <(jq -r '.options[] | select(.choices != null and (.hidden | not)) | .long[0] // .short[0]' \
