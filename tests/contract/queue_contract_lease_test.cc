@@ -85,7 +85,8 @@ TEST_CASE("RenewLease extends only a lease its owner still holds", "[contract]")
   }
 }
 
-TEST_CASE("a done key is kAlreadyDone for everyone; release and renewal leave it", "[contract]") {
+TEST_CASE("a done key is kAlreadyDone for everyone, and release or renewal leave it",
+          "[contract]") {
   FOR_EACH_QUEUE(impl, nullptr) {
     std::unique_ptr<QueueHarness> h = impl.make();
     auto s = h->queue().OpenSession();
@@ -105,7 +106,7 @@ TEST_CASE("a done key is kAlreadyDone for everyone; release and renewal leave it
 }
 
 TEST_CASE(
-    "StartAttempt takes the lease and marks it running; only acquired leases "
+    "StartAttempt takes the lease and marks it running, and only acquired leases "
     "count a start",
     "[contract]") {
   FOR_EACH_QUEUE(impl, nullptr) {
@@ -213,6 +214,34 @@ TEST_CASE("StartAttempt says kFinished for a delivery whose outcome is committed
       CHECK(PendingOf(*s).empty());
       if (auto n = h->Outcomes("done")) CHECK(*n == 1);
     }
+  }
+}
+
+TEST_CASE("StartAttempt says kRunningElsewhere when the lease holder runs this very entry",
+          "[contract]") {
+  FOR_EACH_QUEUE(impl, &QueueCaps::has_claim) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    std::unique_ptr<Queue> qa = h->OpenConsumer("a");
+    auto a = qa->OpenSession();
+    REQUIRE(a->EnsureGroup().ok());
+    Delivery d = PublishAndReceive(*h, *a, EventJson("e1", "k1"));
+    AttemptEnd end = EndFor(d, "e1", "k1", OwnerOf(*qa, d));
+    REQUIRE(StateOf(a->StartAttempt(end, Millis(60000), 0)) == LeaseState::kAcquired);
+    // a's commit is late: b claims the entry and finds its lease held by a, for it.
+    h->Wait(Millis(150));
+    auto b = h->queue().OpenSession();
+    std::vector<Delivery> claimed;
+    REQUIRE(b->Claim(Millis(100), 1, &claimed).ok());
+    REQUIRE(claimed.size() == 1);
+    AttemptEnd other = EndFor(claimed[0], "e1", "k1", OwnerOf(h->queue(), claimed[0]));
+    CHECK(StateOf(b->StartAttempt(other, Millis(60000), 0)) == LeaseState::kRunningElsewhere);
+    CHECK(PendingOf(*b).size() == 1);  // left pending: no copy, nothing run
+
+    // The holder's commit acknowledges it.
+    REQUIRE(a->FinishDone(end).ok());
+    CHECK(PendingOf(*b).empty());
+    CHECK(MoveAllDue(*b) == 0);
+    if (auto n = h->Outcomes("done")) CHECK(*n == 1);
   }
 }
 

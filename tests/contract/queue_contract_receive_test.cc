@@ -76,7 +76,7 @@ TEST_CASE("Receive returns after about `block` when nothing comes", "[contract]"
   }
 }
 
-TEST_CASE("Receive says NotFound once the group is gone; EnsureGroup starts it over",
+TEST_CASE("Receive says NotFound once the group is gone, and EnsureGroup starts it over",
           "[contract]") {
   FOR_EACH_QUEUE(impl, &QueueCaps::has_consumer_groups) {
     std::unique_ptr<QueueHarness> h = impl.make();
@@ -234,11 +234,62 @@ TEST_CASE("Claim leaves alone what another session of the same Queue still holds
     std::vector<Delivery> got;
     REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
     CHECK(got.empty());
-    // Once t1 has moved on (its next Receive), the entry may be claimed.
+    // Once t1 has moved on (its next Receive), the entry may be claimed; the claim that
+    // passed it over handed nothing out and counted no delivery.
     CHECK(ReceiveSome(*t1, 1, Millis(10)).empty());
     h->Wait(Millis(150));
     REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].deliveries == 2);
+  }
+}
+
+TEST_CASE("Claim leaves alone what another session of the same Queue resumed by ReceivePending",
+          "[contract]") {
+  FOR_EACH_QUEUE(impl, &QueueCaps::has_claim) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    REQUIRE(h->Publish(EventJson("e1")).ok());
+    auto first_run = h->queue().OpenSession();
+    REQUIRE(first_run->EnsureGroup().ok());
+    REQUIRE(ReceiveSome(*first_run, 1).size() == 1);
+    first_run.reset();  // the worker stopped with the entry pending
+
+    std::unique_ptr<Queue> restarted = h->OpenConsumer("c1");
+    auto t1 = restarted->OpenSession();
+    auto t2 = restarted->OpenSession();
+    std::vector<Delivery> resumed = PendingOf(*t1);
+    REQUIRE(resumed.size() == 1);
+    // t1 runs it for longer than the claim period: t2 must not be handed it too.
+    h->Wait(Millis(150));
+    std::vector<Delivery> got;
+    REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
+    CHECK(got.empty());
+    CHECK(ReceiveSome(*t1, 1, Millis(10)).empty());  // t1 moves on
+    h->Wait(Millis(150));
+    got.clear();
+    REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
     CHECK(got.size() == 1);
+  }
+}
+
+TEST_CASE("Claim hands out no more than asked, and the rest on the next call", "[contract]") {
+  FOR_EACH_QUEUE(impl, &QueueCaps::has_claim) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    PublishAll(*h, {EventJson("a"), EventJson("b"), EventJson("c")});
+    std::unique_ptr<Queue> dead_queue = h->OpenConsumer("dead");
+    auto dead = dead_queue->OpenSession();
+    REQUIRE(dead->EnsureGroup().ok());
+    REQUIRE(ReceiveSome(*dead, 3).size() == 3);
+    h->Wait(Millis(150));
+    auto alive = h->queue().OpenSession();
+    std::vector<Delivery> got;
+    REQUIRE(alive->Claim(Millis(100), 2, &got).ok());
+    CHECK(got.size() == 2);
+    REQUIRE(alive->Claim(Millis(100), 2, &got).ok());
+    std::set<std::string> raws;
+    for (const Delivery& d : got) raws.insert(d.raw);
+    CHECK(got.size() == 3);
+    CHECK(raws.size() == 3);
   }
 }
 

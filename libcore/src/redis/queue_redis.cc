@@ -181,36 +181,34 @@ class RedisQueueSession : public QueueSession {
 
   Status Claim(Millis min_idle, int max, std::vector<Delivery>* out) override {
     held_.Release(&mine_);
+    // JUSTID takes the idle entries over without counting a delivery: one that another
+    // session of ours still holds is skipped below, and was not handed out.
     Result<ReplyPtr> r = client_.Command({"XAUTOCLAIM", keys_.stream(), options_.group, consumer_,
                                           std::to_string(min_idle.count()), claim_cursor_, "COUNT",
-                                          std::to_string(max)});
+                                          std::to_string(max), "JUSTID"});
     if (Status s = CheckedReply(r, "XAUTOCLAIM"); !s.ok()) return s;
     const redisReply* reply = r->get();
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
       return Status::Internal("XAUTOCLAIM: unexpected reply");
     }
     claim_cursor_ = ReplyString(reply->element[0]);
     if (claim_cursor_.empty()) claim_cursor_ = "0-0";
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < reply->element[1]->elements; ++i) {
+      std::string id = ReplyString(reply->element[1]->element[i]);
+      if (!id.empty() && !held_.Held(id)) ids.push_back(std::move(id));
+    }
+    if (ids.empty()) return Status::Ok();
+    // They are ours now and just reset to idle 0: XCLAIM hands them out, counting this
+    // delivery (an entry deleted meanwhile is dropped from the pending list).
+    std::vector<std::string> xclaim = {"XCLAIM", keys_.stream(), options_.group, consumer_, "0"};
+    xclaim.insert(xclaim.end(), ids.begin(), ids.end());
+    Result<ReplyPtr> c = client_.Command(xclaim);
+    if (Status s = CheckedReply(c, "XCLAIM"); !s.ok()) return s;
     std::vector<Delivery> claimed;
-    AppendEntries(reply->element[1], &claimed);
-    claimed.erase(std::remove_if(claimed.begin(), claimed.end(),
-                                 [this](const Delivery& d) { return held_.Held(d.id); }),
-                  claimed.end());
-    if (claimed.empty()) return Status::Ok();
-    // The delivery counts (this claim included) come from the pending entries list.
-    std::vector<std::vector<std::string>> cmds;
-    for (const Delivery& d : claimed) {
-      cmds.push_back({"XPENDING", keys_.stream(), options_.group, d.id, d.id, "1"});
-    }
-    Result<std::vector<ReplyPtr>> counts = client_.Pipeline(cmds);
-    if (!counts.ok()) return counts.status();
-    for (std::size_t i = 0; i < claimed.size(); ++i) {
-      const redisReply* p = (*counts)[i].get();
-      if (p != nullptr && p->type == REDIS_REPLY_ARRAY && p->elements == 1 &&
-          p->element[0]->type == REDIS_REPLY_ARRAY && p->element[0]->elements == 4) {
-        claimed[i].deliveries = ReplyInteger(p->element[0]->element[3], 1);
-      }
-    }
+    AppendEntries(c->get(), &claimed);
+    if (Status s = CountDeliveries(&claimed); !s.ok()) return s;
     held_.Hold(claimed, 0, &mine_);
     for (Delivery& d : claimed) out->push_back(std::move(d));
     return Status::Ok();
@@ -336,6 +334,8 @@ class RedisQueueSession : public QueueSession {
       got.push_back(std::move(d));
     }
     if (Status s = CountDeliveries(&got); !s.ok()) return s;
+    // Handed out like a Receive: no other session claims them while this one is on.
+    held_.Hold(got, 0, &mine_);
     for (Delivery& d : got) out->push_back(std::move(d));
     return last;
   }
