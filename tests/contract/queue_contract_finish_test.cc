@@ -3,6 +3,7 @@
 // unknown result (called twice: OK, one effect); and the outcome is written even when
 // nothing is left to acknowledge. For every registered Queue implementation.
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "contract_support.h"
 
@@ -240,6 +241,77 @@ TEST_CASE("outcomes land after the group was re-created, and not twice", "[contr
     if (auto n = h->DeadLetters()) CHECK(*n == 1);
     if (auto n = h->Outcomes("done")) CHECK(*n == 1);
     if (auto n = h->Outcomes("failed")) CHECK(*n == 1);
+  }
+}
+
+TEST_CASE("an attempt-ending call after the lease expired leaves the new holder's lease alone",
+          "[contract]") {
+  FOR_EACH_QUEUE(impl, nullptr) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    Queue& q = h->queue();
+    auto s = q.OpenSession();
+    REQUIRE(s->EnsureGroup().ok());
+    for (int i = 1; i <= 2; ++i) {
+      const std::string id = "e" + std::to_string(i), key = "k" + std::to_string(i);
+      REQUIRE(h->Publish(EventJson(id, key)).ok());
+      Delivery d = ReceiveSome(*s, 1).at(0);
+      AttemptEnd end = EndFor(d, id, key, OwnerOf(q, d));
+      REQUIRE(StateOf(s->StartAttempt(end, Millis(200), 0)) == LeaseState::kAcquired);
+      h->Wait(Millis(300));  // expired: another owner takes the key
+      REQUIRE(StateOf(s->TakeLease(key, "c2 9-0", Millis(60000))) == LeaseState::kAcquired);
+      if (i == 1) {
+        REQUIRE(s->FinishRetry(end, EventJson(id, key, 1), h->Now() + 3600 * 1000).ok());
+      } else {
+        REQUIRE(s->FinishDead(end, DeadReason::kPermanent, d.raw).ok());
+      }
+      CHECK(StateOf(s->TakeLease(key, "c3 9-1", Millis(60000))) == LeaseState::kBusy);
+    }
+    CHECK(PendingOf(*s).empty());
+  }
+}
+
+TEST_CASE("a Defer after the delivery's outcome is committed schedules nothing", "[contract]") {
+  FOR_EACH_QUEUE(impl, nullptr) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    auto s = h->queue().OpenSession();
+    REQUIRE(s->EnsureGroup().ok());
+    Started a = PublishAndStart(*h, *s, "e1", "k1");
+    REQUIRE(s->FinishDone(a.end).ok());
+    const UnixMillis due = h->Now() + 200;
+    REQUIRE(s->Defer(a.delivery, due).ok());
+    WaitUntil(*h, due);
+    CHECK(MoveAllDue(*s) == 0);
+    CHECK(ReceiveSome(*s, 10, Millis(50)).empty());
+  }
+}
+
+TEST_CASE("the same attempt end committed from 4 sessions at once has one effect", "[contract]") {
+  FOR_EACH_QUEUE(impl, nullptr) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    auto s = h->queue().OpenSession();
+    REQUIRE(s->EnsureGroup().ok());
+    Started a = PublishAndStart(*h, *s, "e1", "k1");
+    Started b = PublishAndStart(*h, *s, "e2", "k2");
+    // Sessions are opened here and results handed back: no assertion runs off this thread.
+    std::vector<std::unique_ptr<QueueSession>> sessions;
+    for (int i = 0; i < 4; ++i) sessions.push_back(h->queue().OpenSession());
+    std::vector<Status> results(8);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&, i] {
+        results[2 * i] = sessions[i]->FinishDone(a.end);
+        results[2 * i + 1] = sessions[i]->FinishDead(b.end, DeadReason::kPermanent, b.delivery.raw);
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    for (const Status& st : results) {
+      INFO(st.message());
+      CHECK(st.ok());
+    }
+    CHECK(PendingOf(*s).empty());
+    if (auto n = h->Outcomes("done")) CHECK(*n == 1);
+    if (auto n = h->Outcomes("failed")) CHECK(*n == 1);
+    if (auto n = h->DeadLetters()) CHECK(*n == 1);
   }
 }
 

@@ -1,6 +1,7 @@
 // The queue contract (evt/queue.h), part 2: idempotency leases and StartAttempt, for every
 // registered Queue implementation (queue_impls.h).
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "contract_support.h"
 
@@ -242,6 +243,40 @@ TEST_CASE("StartAttempt says kRunningElsewhere when the lease holder runs this v
     CHECK(PendingOf(*b).empty());
     CHECK(MoveAllDue(*b) == 0);
     if (auto n = h->Outcomes("done")) CHECK(*n == 1);
+  }
+}
+
+TEST_CASE("of 4 sessions starting attempts on one key at once, exactly one gets the lease",
+          "[contract]") {
+  FOR_EACH_QUEUE(impl, nullptr) {
+    std::unique_ptr<QueueHarness> h = impl.make();
+    Queue& q = h->queue();
+    auto s = q.OpenSession();
+    REQUIRE(s->EnsureGroup().ok());
+    std::vector<AttemptEnd> ends;
+    for (int i = 0; i < 4; ++i) {
+      const std::string id = "e" + std::to_string(i);
+      Delivery d = PublishAndReceive(*h, *s, EventJson(id, "k"));
+      ends.push_back(EndFor(d, id, "k", OwnerOf(q, d)));
+    }
+    // Sessions are opened here and results handed back: no assertion runs off this thread.
+    std::vector<std::unique_ptr<QueueSession>> sessions;
+    for (int i = 0; i < 4; ++i) sessions.push_back(q.OpenSession());
+    std::vector<Result<Lease>> leases(4, Status::Internal("not run"));
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back(
+          [&, i] { leases[i] = sessions[i]->StartAttempt(ends[i], Millis(60000), 0); });
+    }
+    for (std::thread& t : threads) t.join();
+    int acquired = 0, busy = 0;
+    for (const Result<Lease>& l : leases) {
+      LeaseState state = StateOf(l);
+      acquired += state == LeaseState::kAcquired;
+      busy += state == LeaseState::kBusy;
+    }
+    CHECK(acquired == 1);
+    CHECK(busy == 3);
   }
 }
 

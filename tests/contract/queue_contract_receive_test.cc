@@ -54,8 +54,11 @@ TEST_CASE("Receive hands out each entry once, in order, no more than asked", "[c
     CHECK(got[1].deliveries == 1);
     CHECK(!got[0].id.empty());
     CHECK(got[0].id != got[1].id);
-    got = ReceiveSome(*s, 10);
-    CHECK(Raws(got) == std::vector<std::string>{EventJson("e3")});
+    // Appends to what the caller holds.
+    got = {Delivery{"mine", "x", 1}};
+    REQUIRE(s->Receive(10, Millis(100), &got).ok());
+    CHECK(Raws(got) == std::vector<std::string>{"x", EventJson("e3")});
+    REQUIRE(s->EnsureGroup().ok());  // once more: starts nothing over
     CHECK(ReceiveSome(*s, 10, Millis(50)).empty());
     auto other = h->queue().OpenSession();  // another thread of the same worker
     CHECK(ReceiveSome(*other, 10, Millis(50)).empty());
