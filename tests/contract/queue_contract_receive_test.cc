@@ -180,7 +180,8 @@ TEST_CASE("ReceivePending after a restart finds what the last run left pending",
     CHECK(pending[0].raw == EventJson("b"));
     CHECK(pending[0].deliveries == 2);
     if (impl.caps.has_consumer_groups) {
-      auto other = h->OpenConsumer("c2")->OpenSession();
+      std::unique_ptr<Queue> q2 = h->OpenConsumer("c2");
+      auto other = q2->OpenSession();
       CHECK(PendingOf(*other).empty());  // never another consumer's
     }
   }
