@@ -116,6 +116,7 @@ TEST_CASE("FinishDone acks, records done, the done key and metrics; a repeat cha
   CHECK(running["consumer"] == "c1");
   CHECK(ParseRfc3339(running["started_at"]).ok());
   AttemptEnd other = EndFor(d, "e9", "k1", "c2 9-0");
+  other.delivery_id = "9-0";  // another entry: the same one would be kRunningElsewhere
   CHECK(s->StartAttempt(other, Millis(60000), 6)->state == LeaseState::kBusy);
   CHECK(f.Int({"EXISTS", "evt:{q1}:ev:e9"}) == 0);  // not running: nothing recorded
   REQUIRE(s->MarkRunning(end).ok());

@@ -1,0 +1,172 @@
+// The attempt-ending calls. Each is ONE run of the finishing script (kFinish): it checks
+// every key first, writes the status hash, the metrics and the retry, dead letter or done
+// record with the delivery's commit marker, and acknowledges last; with the marker already
+// there it only acknowledges. This file builds the script's arguments.
+#include <string>
+#include <vector>
+
+#include "evt/metrics.h"
+#include "redis/queue_redis_scripts.h"
+#include "redis/queue_redis_session.h"
+
+namespace evt {
+namespace {
+
+constexpr std::size_t kMaxErrorBytes = 1024;
+
+const RedisScript& FinishScript() {
+  static const RedisScript s(redis_scripts::kFinish);
+  return s;
+}
+
+const char* ModeName(FinishMode m) {
+  switch (m) {
+    case FinishMode::kDone:
+      return "done";
+    case FinishMode::kRetry:
+      return "retry";
+    case FinishMode::kDead:
+      return "dead";
+    case FinishMode::kDuplicate:
+      return "duplicate";
+    case FinishMode::kDefer:
+      return "defer";
+  }
+  return "done";
+}
+
+// A bounded error text, cut on a UTF-8 character boundary.
+std::string Bounded(const std::string& s) {
+  if (s.size() <= kMaxErrorBytes) return s;
+  std::size_t n = kMaxErrorBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n) + "...";
+}
+
+}  // namespace
+
+Status RedisQueueSession::FinishDone(const AttemptEnd& end) {
+  return Finish(FinishMode::kDone, end, DeadReason::kPermanent, "", 0);
+}
+
+Status RedisQueueSession::FinishRetry(const AttemptEnd& end, const std::string& next_raw,
+                                      UnixMillis due) {
+  return Finish(FinishMode::kRetry, end, DeadReason::kPermanent, next_raw, due);
+}
+
+Status RedisQueueSession::FinishDead(const AttemptEnd& end, DeadReason reason,
+                                     const std::string& raw) {
+  return Finish(FinishMode::kDead, end, reason, raw, 0);
+}
+
+Status RedisQueueSession::FinishDuplicate(const AttemptEnd& end) {
+  return Finish(FinishMode::kDuplicate, end, DeadReason::kPermanent, "", 0);
+}
+
+Status RedisQueueSession::Defer(const Delivery& delivery, UnixMillis due) {
+  AttemptEnd end;
+  end.delivery_id = delivery.id;
+  return Finish(FinishMode::kDefer, end, DeadReason::kPermanent, delivery.raw, due);
+}
+
+std::vector<std::string> RedisQueueSession::StatusFields(FinishMode m, const AttemptEnd& end,
+                                                         DeadReason reason, UnixMillis due,
+                                                         UnixMillis now) const {
+  if (end.event_id.empty() || m == FinishMode::kDefer) return {};
+  const char* status = m == FinishMode::kDone        ? "done"
+                       : m == FinishMode::kRetry     ? "retrying"
+                       : m == FinishMode::kDuplicate ? "duplicate"
+                                                     : "failed";
+  std::vector<std::string> hash = {"status",          status,
+                                   "event_type",      end.event_type,
+                                   "idempotency_key", end.idempotency_key,
+                                   "consumer",        consumer_,
+                                   "stream_id",       end.delivery_id,
+                                   "updated_at",      FormatRfc3339Millis(now)};
+  if (end.attempt > 0) hash.insert(hash.end(), {"attempts", std::to_string(end.attempt)});
+  if (end.ran) hash.insert(hash.end(), {"duration_ms", std::to_string(end.duration.count())});
+  if (m == FinishMode::kRetry) {
+    hash.insert(hash.end(), {"next_attempt_at", FormatRfc3339Millis(due)});
+  } else {
+    hash.insert(hash.end(), {"finished_at", FormatRfc3339Millis(now)});
+  }
+  if (m == FinishMode::kRetry || m == FinishMode::kDead) {
+    hash.insert(hash.end(),
+                {"error", Bounded(end.error), "category", std::string(CategoryName(end.category))});
+  }
+  if (m == FinishMode::kDead) {
+    hash.insert(hash.end(), {"reason", std::string(DeadReasonName(reason))});
+  }
+  return hash;
+}
+
+std::vector<std::string> RedisQueueSession::MetricFields(FinishMode m, const AttemptEnd& end,
+                                                         DeadReason reason, UnixMillis now) {
+  if (m == FinishMode::kDefer) return {};
+  AttemptMetrics am;
+  am.event_type = end.event_type;
+  am.end = m == FinishMode::kDone        ? AttemptMetrics::End::kDone
+           : m == FinishMode::kRetry     ? AttemptMetrics::End::kRetry
+           : m == FinishMode::kDuplicate ? AttemptMetrics::End::kDuplicate
+                                         : AttemptMetrics::End::kFailed;
+  am.ran = end.ran;
+  am.duration = end.duration;
+  am.category = end.category;
+  am.reason = reason;
+  am.occurred_at = end.occurred_at;
+  am.now = now;
+  std::vector<std::string> incr;
+  for (auto& [field, amount] : MetricIncrements(am)) {
+    incr.push_back(field);
+    incr.push_back(std::to_string(amount));
+  }
+  return incr;
+}
+
+std::vector<std::string> RedisQueueSession::DeadLetterFields(const AttemptEnd& end,
+                                                             DeadReason reason,
+                                                             const std::string& raw,
+                                                             UnixMillis now) const {
+  return {"event",     raw,
+          "reason",    std::string(DeadReasonName(reason)),
+          "error",     Bounded(end.error),
+          "category",  std::string(CategoryName(end.category)),
+          "attempts",  std::to_string(end.attempt),
+          "failed_at", FormatRfc3339Millis(now),
+          "consumer",  consumer_,
+          "stream_id", end.delivery_id};
+}
+
+Status RedisQueueSession::Finish(FinishMode m, const AttemptEnd& end, DeadReason reason,
+                                 const std::string& raw, UnixMillis due) {
+  const char* mode = ModeName(m);
+  const UnixMillis now = NowUnixMillis();
+  const std::vector<std::string> hash = StatusFields(m, end, reason, due, now);
+  const std::vector<std::string> incr = MetricFields(m, end, reason, now);
+  const std::vector<std::string> dead =
+      m == FinishMode::kDead ? DeadLetterFields(end, reason, raw, now) : std::vector<std::string>{};
+  std::vector<std::string> args = {options_.group,
+                                   end.delivery_id,
+                                   mode,
+                                   end.lease_owner,
+                                   std::to_string(options_.idempotency_ttl.count()),
+                                   std::to_string(kMetricsTtlSeconds),
+                                   std::to_string(due),
+                                   raw,
+                                   std::to_string(kDeliveryKeyTtlMs)};
+  for (const auto* list : {&hash, &incr, &dead}) {
+    args.push_back(std::to_string(list->size() / 2));
+    args.insert(args.end(), list->begin(), list->end());
+  }
+  std::vector<std::string> keys = {keys_.stream(),
+                                   keys_.ev(end.event_id),
+                                   keys_.idem(end.idempotency_key),
+                                   keys_.metrics(MetricsMinute(now)),
+                                   keys_.delayed(),
+                                   keys_.dlq(),
+                                   keys_.fin(end.delivery_id),
+                                   keys_.run(end.delivery_id)};
+  return CheckedReply(client_.Eval(FinishScript(), keys, args), std::string("finish ") + mode);
+}
+
+}  // namespace evt

@@ -1,0 +1,63 @@
+// Housekeeping, safe to run from several workers at once: moving due events into the
+// stream (one script: each moved exactly once), heartbeats, and trimming the stream below
+// what any consumer group still needs (one script).
+#include <string>
+#include <vector>
+
+#include "redis/queue_redis_scripts.h"
+#include "redis/queue_redis_session.h"
+
+namespace evt {
+namespace {
+
+const RedisScript& MoveDueScript() {
+  static const RedisScript s(redis_scripts::kMoveDue);
+  return s;
+}
+const RedisScript& TrimScript() {
+  static const RedisScript s(redis_scripts::kTrim);
+  return s;
+}
+
+}  // namespace
+
+Result<int> RedisQueueSession::MoveDue(int max) {
+  Result<ReplyPtr> r = client_.Eval(MoveDueScript(), {keys_.delayed(), keys_.stream()},
+                                    {std::to_string(NowUnixMillis()), std::to_string(max)});
+  if (Status s = CheckedReply(r, "move due"); !s.ok()) return s;
+  return static_cast<int>(ReplyInteger(r->get()));
+}
+
+Status RedisQueueSession::Heartbeat(const WorkerInfo& info) {
+  UnixMillis now = NowUnixMillis();
+  const std::string hash = keys_.worker(consumer_);
+  Result<std::vector<ReplyPtr>> r = client_.Pipeline({
+      {"ZADD", keys_.workers(), std::to_string(now), consumer_},
+      {"HSET", hash, "host", info.host, "pid", std::to_string(info.pid), "started_at",
+       FormatRfc3339Millis(info.started_at), "concurrency", std::to_string(info.concurrency),
+       "in_flight", std::to_string(info.in_flight), "heartbeat_at", FormatRfc3339Millis(now)},
+      {"PEXPIRE", hash, std::to_string(info.ttl.count())},
+      // Consumers silent for a day are gone for good: keep the set from growing forever.
+      {"ZREMRANGEBYSCORE", keys_.workers(), "-inf", std::to_string(now - 24LL * 3600 * 1000)},
+  });
+  if (!r.ok()) return r.status();
+  for (const ReplyPtr& reply : *r) {
+    if (Status s = ReplyErrorStatus("heartbeat", ReplyError(reply.get())); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status RedisQueueSession::Leave() {
+  Result<std::vector<ReplyPtr>> r =
+      client_.Pipeline({{"ZREM", keys_.workers(), consumer_}, {"DEL", keys_.worker(consumer_)}});
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Result<std::int64_t> RedisQueueSession::Trim(Millis retention) {
+  Result<ReplyPtr> r =
+      client_.Eval(TrimScript(), {keys_.stream()}, {std::to_string(retention.count())});
+  if (Status s = CheckedReply(r, "trim"); !s.ok()) return s;
+  return static_cast<std::int64_t>(ReplyInteger(r->get()));
+}
+
+}  // namespace evt

@@ -1,0 +1,117 @@
+// Idempotency leases: `idem:<key>` holds "running <owner>" with a TTL, or "done". Taking a
+// lease is one script (kTakeLease), which for StartAttempt also checks the delivery's
+// commit marker and start count and writes the `running` status.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "redis/queue_redis_scripts.h"
+#include "redis/queue_redis_session.h"
+
+namespace evt {
+namespace {
+
+const RedisScript& TakeLeaseScript() {
+  static const RedisScript s(redis_scripts::kTakeLease);
+  return s;
+}
+const RedisScript& ReleaseLeaseScript() {
+  static const RedisScript s(redis_scripts::kReleaseLease);
+  return s;
+}
+const RedisScript& RenewLeaseScript() {
+  static const RedisScript s(redis_scripts::kRenewLease);
+  return s;
+}
+
+std::string TtlArg(Millis ttl) { return std::to_string(std::max<long long>(1, ttl.count())); }
+
+// The lease state of the script's first reply element (see kTakeLease).
+Result<LeaseState> LeaseStateOf(long long code) {
+  switch (code) {
+    case 0:
+      return LeaseState::kAcquired;
+    case 1:
+      return LeaseState::kAlreadyDone;
+    case 2:
+      return LeaseState::kBusy;
+    case 3:
+      return LeaseState::kFinished;
+    case 4:
+      return LeaseState::kPoison;
+    case 5:
+      return LeaseState::kRunningElsewhere;
+    default:
+      return Status::Internal("lease: unexpected reply");
+  }
+}
+
+// The Lease of a kTakeLease reply: {state, pttl, starts}.
+Result<Lease> LeaseFrom(const Result<ReplyPtr>& r) {
+  if (Status s = CheckedReply(r, "lease"); !s.ok()) return s;
+  const redisReply* reply = r->get();
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    return Status::Internal("lease: unexpected reply");
+  }
+  Result<LeaseState> state = LeaseStateOf(ReplyInteger(reply->element[0], -1));
+  if (!state.ok()) return state.status();
+  Lease lease;
+  lease.state = *state;
+  lease.remaining = Millis(std::max(0LL, ReplyInteger(reply->element[1])));
+  lease.starts = ReplyInteger(reply->element[2]);
+  return lease;
+}
+
+}  // namespace
+
+Result<Lease> RedisQueueSession::TakeLease(const std::string& key, const std::string& owner,
+                                           Millis ttl) {
+  return LeaseFrom(client_.Eval(TakeLeaseScript(), {keys_.idem(key)}, {owner, TtlArg(ttl)}));
+}
+
+Result<Lease> RedisQueueSession::StartAttempt(const AttemptEnd& a, Millis ttl, int max_starts) {
+  std::vector<std::string> args = {a.lease_owner,
+                                   TtlArg(ttl),
+                                   options_.group,
+                                   a.delivery_id,
+                                   std::to_string(std::max(0, max_starts)),
+                                   std::to_string(kDeliveryKeyTtlMs)};
+  std::vector<std::string> running = RunningFields(a);
+  args.insert(args.end(), running.begin(), running.end());
+  return LeaseFrom(
+      client_.Eval(TakeLeaseScript(),
+                   {keys_.idem(a.idempotency_key), keys_.ev(a.event_id), keys_.fin(a.delivery_id),
+                    keys_.run(a.delivery_id), keys_.stream()},
+                   args));
+}
+
+Status RedisQueueSession::ReleaseLease(const std::string& key, const std::string& owner) {
+  return CheckedReply(client_.Eval(ReleaseLeaseScript(), {keys_.idem(key)}, {owner}), "release");
+}
+
+Result<bool> RedisQueueSession::RenewLease(const std::string& key, const std::string& owner,
+                                           Millis ttl) {
+  Result<ReplyPtr> r = client_.Eval(RenewLeaseScript(), {keys_.idem(key)}, {owner, TtlArg(ttl)});
+  if (Status s = CheckedReply(r, "renew lease"); !s.ok()) return s;
+  return ReplyInteger(r->get()) == 1;
+}
+
+Status RedisQueueSession::MarkRunning(const AttemptEnd& end) {
+  if (end.event_id.empty()) return Status::Ok();
+  std::vector<std::string> argv = {"HSET", keys_.ev(end.event_id)};
+  std::vector<std::string> running = RunningFields(end);
+  argv.insert(argv.end(), running.begin(), running.end());
+  return CheckedReply(client_.Command(argv), "HSET");
+}
+
+std::vector<std::string> RedisQueueSession::RunningFields(const AttemptEnd& a) const {
+  return {"status",          "running",
+          "event_type",      a.event_type,
+          "idempotency_key", a.idempotency_key,
+          "attempts",        std::to_string(a.attempt),
+          "consumer",        consumer_,
+          "stream_id",       a.delivery_id,
+          "started_at",      FormatRfc3339Millis(NowUnixMillis())};
+}
+
+}  // namespace evt
