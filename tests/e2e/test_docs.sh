@@ -5,9 +5,9 @@ source "$(dirname "$0")/lib.sh"
 
 MAN="$SOURCE_DIR/man"
 COMP="$SOURCE_DIR/completions"
-TOOLS=(evt-emit evt-work)
+TOOLS=(evt-emit evt-work evt-status)
 
-for f in "$MAN/evt-emit.1" "$MAN/evt-work.1" "$MAN/evt.7" "$COMP/evt.bash" "$COMP/_evt" \
+for f in "$MAN/evt-emit.1" "$MAN/evt-work.1" "$MAN/evt-status.1" "$MAN/evt.7" "$COMP/evt.bash" "$COMP/_evt" \
   "$COMP/evt.fish"; do
   [[ -s $f ]] && pass "exists: ${f#"$SOURCE_DIR"/}" || fail "missing or empty: $f"
 done
@@ -148,7 +148,7 @@ done
 expect_eq "evt-work.1 ENVIRONMENT names the handler's variables" "" "${missing[*]-}"
 
 # Every man page has the sections a reader looks for.
-for page in evt-emit.1 evt-work.1; do
+for page in evt-emit.1 evt-work.1 evt-status.1; do
   for name in NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
     grep -qE "^\.SH \"?$name\"?\$" "$MAN/$page" || fail "$page: no section $name"
   done
@@ -194,6 +194,8 @@ for name in evt-emit evt-work; do
   grep -q -- '-F _evt_work evt-work$' <<<"$out" && pass "installed as $name: evt-work registered" ||
     fail "installed as $name: evt-work not registered: $out"
 done
+expect_eq "bash: evt-status --format values" "json prometheus table" \
+  "$(bash_values 'evt-status --format ' _evt_status)"
 
 # bash: option values and files.
 : >"$TMP/dead.ndjson"
@@ -249,7 +251,8 @@ if [[ -n ${EVT_BUILD_DIR-} ]]; then
   expect_eq "cmake --install --prefix exits 0" 0 "$rc"
   ((rc == 0)) || echo "$out" >&2
   for f in bash-completion/completions/evt-emit bash-completion/completions/evt-work \
-    fish/vendor_completions.d/evt-emit.fish fish/vendor_completions.d/evt-work.fish; do
+    bash-completion/completions/evt-status fish/vendor_completions.d/evt-emit.fish \
+    fish/vendor_completions.d/evt-work.fish fish/vendor_completions.d/evt-status.fish; do
     [[ -s $inst/share/$f ]] && pass "installed: share/$f" || fail "not installed: share/$f"
   done
   mapfile -t zsh_files < <(ls "$inst"/share/zsh/{vendor-completions,site-functions}/_evt 2>/dev/null)
