@@ -60,6 +60,13 @@ int Fail(const std::string& tool, const Status& s) {
   return ExitCodeFor(s);
 }
 
+// An event lookup that failed: exit 1 for an unknown event (as documented), else the
+// code of the error.
+int FailLookup(const std::string& tool, const Status& s) {
+  const int code = Fail(tool, s);
+  return s.kind() == Status::Kind::kNotFound ? 1 : code;
+}
+
 Result<std::vector<std::string>> QueuesOf(QueueInspector& in, const StatusOptions& o) {
   if (!o.queues.empty()) return o.queues;
   return in.ListQueues();
@@ -135,10 +142,7 @@ int RunWait(const std::string& tool, QueueInspector& in, const StatusOptions& o,
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     Result<EventStatus> st = Lookup(in, o, o.wait_id, false);
-    if (!st.ok()) {
-      return st.status().kind() == Status::Kind::kNotFound ? (Fail(tool, st.status()), 1)
-                                                           : Fail(tool, st.status());
-    }
+    if (!st.ok()) return FailLookup(tool, st.status());
     const bool done = st->status == "done" || st->status == "duplicate";
     if (done || st->status == "failed") {
       Status w = WriteAll(out, RenderEvent(*st, o));

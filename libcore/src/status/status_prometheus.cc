@@ -53,18 +53,13 @@ class Writer {
 
 using Getter = double (*)(const QueueRow&, UnixMillis);
 
-}  // namespace
-
-std::string FormatPrometheus(const StatusReport& r) {
-  Writer w;
-  const std::string& ns = r.ns;
-  w.Family("evt_window_seconds", "Length of the window the evt_window_* gauges count over.");
-  w.Sample({{"namespace", ns}}, static_cast<double>(r.window.count()) / 1000.0);
+// The per-queue gauges.
+void QueueGauges(const StatusReport& r, Writer* w) {
   const struct {
     const char* name;
     const char* help;
     Getter get;
-  } queue_families[] = {
+  } families[] = {
       {"evt_queue_depth", "Entries not yet delivered (the largest backlog of the groups).",
        [](const QueueRow& q, UnixMillis) { return static_cast<double>(q.Depth()); }},
       {"evt_queue_pending", "Entries delivered and not yet acknowledged (in flight).",
@@ -84,18 +79,25 @@ std::string FormatPrometheus(const StatusReport& r) {
       {"evt_dlq_growth", "Dead letters added over the window.",
        [](const QueueRow& q, UnixMillis) { return static_cast<double>(q.state.dlq.added_since); }},
   };
-  for (const auto& f : queue_families) {
-    w.Family(f.name, f.help);
-    for (const QueueRow& q : r.queues)
-      w.Sample({{"namespace", ns}, {"queue", q.state.queue}}, f.get(q, r.now));
+  for (const auto& f : families) {
+    w->Family(f.name, f.help);
+    for (const QueueRow& q : r.queues) {
+      w->Sample({{"namespace", r.ns}, {"queue", q.state.queue}}, f.get(q, r.now));
+    }
   }
-  w.Family("evt_window_outcomes", "Attempt outcomes over the window, by event type.");
+}
+
+// The per-type gauges: outcomes and percentiles over the window.
+void TypeGauges(const StatusReport& r, Writer* w) {
+  const std::string& ns = r.ns;
+  w->Family("evt_window_outcomes", "Attempt outcomes over the window, by event type.");
   for (const TypeStats& t : r.types) {
     for (auto [outcome, n] : {std::pair<const char*, std::int64_t>{"done", t.done},
                               {"retry", t.retried},
                               {"failed", t.failed},
                               {"duplicate", t.duplicate}}) {
-      w.Sample({{"namespace", ns}, {"type", t.type}, {"outcome", outcome}}, static_cast<double>(n));
+      w->Sample({{"namespace", ns}, {"type", t.type}, {"outcome", outcome}},
+                static_cast<double>(n));
     }
   }
   const struct {
@@ -110,16 +112,26 @@ std::string FormatPrometheus(const StatusReport& r) {
        &TypeStats::latency},
   };
   for (const auto& f : quantile_families) {
-    w.Family(f.name, f.help);
+    w->Family(f.name, f.help);
     for (const TypeStats& t : r.types) {
       // A `quantile` label belongs to summaries, which these are not (no _sum, _count).
       for (auto [label, q] : {std::pair{"50", 0.5}, {"95", 0.95}, {"99", 0.99}}) {
         const double ms = PercentileMs(t.*(f.h), q);
-        if (ms >= 0)
-          w.Sample({{"namespace", ns}, {"type", t.type}, {"percentile", label}}, ms / 1000.0);
+        if (ms < 0) continue;
+        w->Sample({{"namespace", ns}, {"type", t.type}, {"percentile", label}}, ms / 1000.0);
       }
     }
   }
+}
+
+}  // namespace
+
+std::string FormatPrometheus(const StatusReport& r) {
+  Writer w;
+  w.Family("evt_window_seconds", "Length of the window the evt_window_* gauges count over.");
+  w.Sample({{"namespace", r.ns}}, static_cast<double>(r.window.count()) / 1000.0);
+  QueueGauges(r, &w);
+  TypeGauges(r, &w);
   return w.Take();
 }
 
