@@ -127,6 +127,13 @@ set -e
 expect_eq "--watch: exit 0 on SIGINT" 0 "$rc"
 n=$(grep -c '^QUEUE' "$TMP/watch" || true)
 ((n >= 2)) && pass "--watch: printed $n times" || fail "--watch: printed $n times"
+expect_not_contains "--watch into a pipe: no terminal control" $'\x1b[' "$TMP/watch"
+script -qec "timeout -s INT --preserve-status 3 evt-status --broker $REDIS_URL --watch 1s" \
+  /dev/null > "$TMP/watch-tty" 2>&1 || true
+n=$(grep -o $'\x1b\\[H' "$TMP/watch-tty" | wc -l)
+((n >= 2)) && pass "--watch on a terminal: redrawn in place $n times" ||
+  fail "--watch on a terminal: redrawn $n times"
+expect_contains "--watch on a terminal: the sparkline" "EVENTS/MIN" "$TMP/watch-tty"
 
 # --- --check: each threshold, each level. ---
 check() { run_rc "$TMP/check" "$TMP/err" evt-status "${B[@]}" --check "$@"; }

@@ -183,14 +183,27 @@ int RunSummary(const std::string& tool, const StatusOptions& o, int in_fd, int o
   return w.ok() ? kExitOk : Fail(tool, w);
 }
 
+// --watch on a terminal redraws in place: the screen cleared once, then each frame from
+// the top, every line cleared to its end (a shorter line leaves nothing of the last
+// frame), and what is below the frame cleared.
+std::string InPlace(const std::string& text, bool first) {
+  std::string out = first ? "\x1b[2J\x1b[H" : "\x1b[H";
+  for (char c : text) {
+    if (c == '\n') out += "\x1b[K";
+    out.push_back(c);
+  }
+  return out + "\x1b[J";
+}
+
 int RunReport(const std::string& tool, QueueInspector& in, const StatusOptions& o, int out) {
   const bool terminal = ::isatty(out) == 1 && o.format == "table";
+  bool first = true;
   for (;;) {
     Result<StatusReport> r = BuildReport(in, o);
     if (!r.ok()) return Fail(tool, r.status());
     std::string text = Render(*r, o, terminal);
-    // --watch on a terminal redraws in place: cursor home, the report, clear the rest.
-    if (o.watch && terminal) text = "\x1b[H" + text + "\x1b[J";
+    if (o.watch && terminal) text = InPlace(text, first);
+    first = false;
     if (Status w = WriteAll(out, text); !w.ok()) return Fail(tool, w);
     if (!o.watch || !SleepUnlessStopped(o.watch_interval)) return kExitOk;
   }
