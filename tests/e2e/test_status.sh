@@ -164,6 +164,9 @@ expect_eq "check --max-lag: CRITICAL" 2 "$(check --queue lat --max-lag 1s)"
 expect_eq "check: unreachable broker is UNKNOWN" 3 \
   "$(run_rc "$TMP/check" "$TMP/err" evt-status --broker redis://127.0.0.1:1 --check --max-dlq 1)"
 expect_contains "UNKNOWN line" "EVT UNKNOWN - " "$TMP/check"
+expect_eq "check without --broker: UNKNOWN" 3 "$(run_rc "$TMP/check" "$TMP/err" evt-status --check)"
+expect_eq "no --broker: usage" 64 "$(run_rc "$TMP/out" "$TMP/err" evt-status)"
+expect_contains "no --broker: says what to do" "evt-status reads a durable broker" "$TMP/err"
 
 # --- --summary: the per-type table of a stdio run. ---
 {

@@ -253,11 +253,15 @@ Status ParseThreshold(const std::string& name, const std::string& text, bool dur
 int RunStatus(const std::string& tool, const StatusOptions& o, const BrokerConfig& broker,
               int in_fd, int out_fd) {
   if (o.summary) return RunSummary(tool, o, in_fd, out_fd);
-  if (o.check) return RunCheck(broker, o, out_fd);
   if (!broker.is_durable()) {
-    return Fail(tool, Status::Usage("--broker: evt-status reads a durable broker (or --summary "
-                                    "reads evt-work result lines on stdin)"));
+    const Status usage = Status::Usage(
+        "--broker: evt-status reads a durable broker (or --summary reads evt-work result lines "
+        "on stdin)");
+    if (!o.check) return Fail(tool, usage);
+    [[maybe_unused]] Status w = WriteAll(out_fd, UnknownCheck(usage.message()).line + "\n");
+    return static_cast<int>(CheckLevel::kUnknown);
   }
+  if (o.check) return RunCheck(broker, o, out_fd);
   Result<std::unique_ptr<QueueInspector>> in = OpenInspector(broker, o.ns);
   if (!in.ok()) return Fail(tool, in.status());
   if (!o.wait_id.empty()) return RunWait(tool, **in, o, out_fd);
