@@ -1,4 +1,4 @@
-# bash completion for evt-emit and evt-work                    -*- shell-script -*-
+# bash completion for evt-emit, evt-work and evt-status         -*- shell-script -*-
 # One file for both commands: it is installed as .../completions/evt-emit and
 # .../completions/evt-work, and whichever name bash-completion loads registers both.
 # Needs nothing from the bash-completion package.
@@ -146,5 +146,30 @@ _evt_work() {
   return 0
 }
 
+_evt_status() {
+  local cur prev _evt_pre _evt_cut _evt_nwords _evt_after_dd
+  COMPREPLY=()
+  _evt_words
+  case $prev in
+    --format) COMPREPLY=($(compgen -W 'table json prometheus' -- "$cur")) ;;
+    -k | --key | --wait | --wait-timeout | --window | --watch | --max-dlq | --max-dlq-warn | \
+      --max-dlq-growth | --max-dlq-growth-warn | --max-failure-ratio | \
+      --max-failure-ratio-warn | --max-lag | --max-lag-warn | --min-consumers | \
+      --min-consumers-warn) ;;
+    *)
+      if ! _evt_common "$prev" && [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
+          --redis-password-file --max-event-bytes --log-format --log-level -v --verbose
+          -k --key --wait --wait-timeout --window --types --json --format --watch --summary
+          --check --max-dlq --max-dlq-warn --max-dlq-growth --max-dlq-growth-warn
+          --max-failure-ratio --max-failure-ratio-warn --max-lag --max-lag-warn
+          --min-consumers --min-consumers-warn' -- "$cur"))
+      fi ;;
+  esac
+  _evt_reply
+  return 0
+}
+
 complete -F _evt_emit evt-emit
 complete -F _evt_work evt-work
+complete -F _evt_status evt-status

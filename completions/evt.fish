@@ -1,4 +1,4 @@
-# fish completion for evt-emit and evt-work.
+# fish completion for evt-emit, evt-work and evt-status.
 # Installed as evt-emit.fish and evt-work.fish (fish loads <command>.fish): each copy
 # defines both commands; fish merges what a second copy repeats.
 
@@ -11,7 +11,7 @@ function __evt_broker
 end
 
 # Options every evt command has.
-for cmd in evt-emit evt-work
+for cmd in evt-emit evt-work evt-status
     complete -c $cmd -s h -l help -d 'Print the options and exit'
     complete -c $cmd -l version -d 'Print the version and exit'
     complete -c $cmd -l broker -x -a '(__evt_broker)' -d 'Where events go and come from'
@@ -93,3 +93,26 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l pipe -d 'Run the command as
 complete -c evt-work -n 'not __evt_work_dashdash' -f
 complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
 complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F
+
+# evt-status
+complete -c evt-status -s k -l key -x -d 'Status of the event with this idempotency key'
+complete -c evt-status -l wait -x -d 'Block until this event is done (exit 0) or failed (exit 1)'
+complete -c evt-status -l wait-timeout -x -d 'Longest --wait (0: no limit), then exit 75'
+complete -c evt-status -l window -x -d 'Time the rates, counts and percentiles cover'
+complete -c evt-status -l types -d 'Per event type: outcomes, retry rate, p50/p95/p99'
+complete -c evt-status -l json -d 'JSON output'
+complete -c evt-status -l format -x -a 'table json prometheus' -d 'Output format'
+complete -c evt-status -l watch -f -d 'Redraw every INTERVAL (default 2s)'
+complete -c evt-status -l summary -d 'Per-type table of evt-work result lines on stdin'
+complete -c evt-status -l check -d 'One status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c evt-status -l max-dlq -x -d '--check: CRITICAL above this many dead letters'
+complete -c evt-status -l max-dlq-warn -x -d '--check: WARNING above this many dead letters'
+complete -c evt-status -l max-dlq-growth -x -d '--check: CRITICAL above this many new dead letters'
+complete -c evt-status -l max-dlq-growth-warn -x -d '--check: WARNING above this many new dead letters'
+complete -c evt-status -l max-failure-ratio -x -d '--check: CRITICAL above this failed/(done+failed)'
+complete -c evt-status -l max-failure-ratio-warn -x -d '--check: WARNING above this failed/(done+failed)'
+complete -c evt-status -l max-lag -x -d '--check: CRITICAL above this group lag'
+complete -c evt-status -l max-lag-warn -x -d '--check: WARNING above this group lag'
+complete -c evt-status -l min-consumers -x -d '--check: CRITICAL below this many live consumers'
+complete -c evt-status -l min-consumers-warn -x -d '--check: WARNING below this many live consumers'
+complete -c evt-status -f

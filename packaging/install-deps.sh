@@ -11,6 +11,7 @@ packages=(
   redis-server redis-tools
   python3 python3-jsonschema jq groff-base mandoc man-db time zsh fish procps hostname
   lintian
+  prometheus
 )
 
 missing=()

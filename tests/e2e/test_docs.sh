@@ -56,6 +56,13 @@ for env in EVT_EVENT_ID EVT_EVENT_TYPE EVT_IDEMPOTENCY_KEY EVT_ATTEMPT EVT_SOURC
 done
 expect_eq "evt-work.1 ENVIRONMENT names the handler's variables" "" "${missing[*]-}"
 
+# Every command's man page has the sections a reader looks for.
+for tool in "${TOOLS[@]}"; do
+  for name in NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+    grep -qE "^\.SH \"?$name\"?\$" "$MAN/$tool.1" || fail "$tool.1: no section $name"
+  done
+done
+
 # Every page in man/ formats without a single warning from groff, nor a single note from
 # mandoc down to its STYLE level (input text lines longer than 80 bytes and the like;
 # scripts/rewrap_man.py rewraps long lines without changing the output).
@@ -91,6 +98,10 @@ out=$(bash -n "$COMP/evt.bash" 2>&1)
 rc=$?
 set -e
 expect_eq "bash -n completions/evt.bash" "0 " "$rc $out"
+if [[ " ${TOOLS[*]} " == *" evt-status "* ]]; then
+  expect_eq "bash: evt-status --format values" "json prometheus table" \
+    "$(bash_values 'evt-status --format ' _evt_status)"
+fi
 
 # bash: option values and files.
 : >"$TMP/dead.ndjson"

@@ -13,7 +13,8 @@
 
 namespace evt {
 
-class Queue;  // queue.h
+class Queue;           // queue.h
+class QueueInspector;  // inspector.h
 
 // Where a durable queue lives inside its broker, and how a worker joins it. The same for
 // every backend.
@@ -46,5 +47,12 @@ Result<std::unique_ptr<EventPublisher>> OpenPublisher(const BrokerConfig& broker
 // session call does. Usage error when the options are invalid (ValidateQueueOptions);
 // Internal when `broker` is not durable (stdio).
 Result<std::unique_ptr<Queue>> OpenQueue(const BrokerConfig& broker, const QueueOptions& options);
+
+// Connects to the durable broker `broker` (one attempt, no retry) to read the queues of
+// namespace `ns` (evt-status). Unavailable when it cannot be reached, Config when it
+// refuses the credentials; Internal when `broker` is not durable (stdio).
+// REQUIRES: ns passed ValidateNamespace.
+Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker,
+                                                      const std::string& ns);
 
 }  // namespace evt

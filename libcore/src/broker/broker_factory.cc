@@ -1,7 +1,9 @@
 // The backends behind the --broker URL: one case per kind of BrokerConfig.
 #include "evt/broker_factory.h"
 
+#include "evt/inspector.h"
 #include "evt/queue.h"
+#include "redis/inspector_redis.h"
 #include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
 #include "redis/queue_redis.h"
@@ -59,6 +61,18 @@ Result<std::unique_ptr<Queue>> OpenQueue(const BrokerConfig& broker, const Queue
       break;
   }
   return Status::Internal("OpenQueue: not a durable broker: " + broker.redacted);
+}
+
+Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker,
+                                                      const std::string& ns) {
+  switch (broker.kind) {
+    case BrokerConfig::Kind::kRedisTcp:
+    case BrokerConfig::Kind::kRedisUnix:
+      return OpenRedisInspector(broker, ns);
+    case BrokerConfig::Kind::kStdio:
+      break;
+  }
+  return Status::Internal("OpenInspector: not a durable broker: " + broker.redacted);
 }
 
 }  // namespace evt

@@ -1,9 +1,11 @@
 // EventPublisher on Redis Streams (DESIGN.md, "Delivery semantics").
 //
-// A batch of events is one MULTI/EXEC, so an event's stream entry (or delayed-set member)
-// and its `queued` status hash exist together or not at all; several transactions go out
-// in one pipelined write, so bulk emits pay one round trip per round, not per event. The
-// one key outside the queue's slot (<ns>:queues) is written outside every transaction.
+// A batch of events is one MULTI/EXEC; several transactions go out in one pipelined
+// write, so bulk emits pay one round trip per round, not per event. Each event is one
+// command (XADD, or ZADD for a delayed one) and nothing else: no status record is written
+// at emit time (workers write it from `running` on), and evt-status derives `queued` from
+// the stream or the delayed set itself. The one key outside the queue's slot
+// (<ns>:queues) is written outside every transaction.
 #include "redis/publisher_redis.h"
 
 #include <chrono>
@@ -97,9 +99,6 @@ class RedisPublisher : public EventPublisher {
   // transaction whose EXEC reply came back clean. Unavailable when the connection broke
   // (the caller retries the rest; a transaction whose reply was lost may be sent twice).
   Status SendRound(const std::vector<Publication>& batch, std::size_t end, std::size_t* accepted) {
-    const std::string queued_at = std::to_string(NowUnixMillis());
-    const std::string ttl = std::to_string(std::max<long long>(
-        1, std::chrono::duration_cast<std::chrono::seconds>(options_.status_ttl).count()));
     std::vector<std::vector<std::string>> cmds;
     const bool register_queue = !queue_registered_;
     if (register_queue) cmds.push_back({"SADD", keys_.queues(), keys_.queue()});
@@ -111,7 +110,7 @@ class RedisPublisher : public EventPublisher {
       const std::size_t n = std::min(options_.batch_events, end - i);
       Txn t{cmds.size(), 0, n};
       cmds.push_back({"MULTI"});
-      for (std::size_t k = i; k < i + n; ++k) AppendEvent(batch[k], queued_at, ttl, &cmds);
+      for (std::size_t k = i; k < i + n; ++k) AppendEvent(batch[k], &cmds);
       t.exec_reply = cmds.size();
       cmds.push_back({"EXEC"});
       txns.push_back(t);
@@ -137,21 +136,13 @@ class RedisPublisher : public EventPublisher {
     return conn;
   }
 
-  void AppendEvent(const Publication& p, const std::string& queued_at, const std::string& ttl,
-                   std::vector<std::vector<std::string>>* cmds) const {
-    const std::string ev_key = keys_.ev(p.event.event_id());
+  void AppendEvent(const Publication& p, std::vector<std::vector<std::string>>* cmds) const {
     std::string json = Serialize(p.event);
     if (p.due_ms == 0) {
       cmds->push_back({"XADD", keys_.stream(), "*", "event", std::move(json)});
-      cmds->push_back({"HSET", ev_key, "status", "queued", "type", p.event.event_type(),
-                       "queued_at", queued_at});
     } else {
-      const std::string due = std::to_string(p.due_ms);
-      cmds->push_back({"ZADD", keys_.delayed(), due, std::move(json)});
-      cmds->push_back({"HSET", ev_key, "status", "queued", "type", p.event.event_type(),
-                       "queued_at", queued_at, "due_at", due});
+      cmds->push_back({"ZADD", keys_.delayed(), std::to_string(p.due_ms), std::move(json)});
     }
-    cmds->push_back({"EXPIRE", ev_key, ttl});
   }
 
   Status ReadDepth(std::int64_t* depth) {
