@@ -54,7 +54,6 @@ int main(int argc, char** argv) {
   app.add_option("--group", o.group, "Consumer group whose backlog --max-depth counts")
       ->envname("EVT_GROUP")
       ->capture_default_str();
-  evt::AddHelpJson(app);
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
   evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);

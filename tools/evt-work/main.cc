@@ -82,7 +82,6 @@ int main(int argc, char** argv) {
   evt::AddHandlerOptions(app, &kind);
   app.add_option("command", exec.argv, "The handler command and its arguments (after --)")
       ->take_all();
-  evt::AddHelpJson(app);
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
   evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);

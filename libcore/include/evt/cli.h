@@ -78,7 +78,8 @@ std::string HelpJson(const CLI::App& app);
 // Adds the hidden flag --help-json to `app` and to each of its subcommands: prints
 // HelpJson(app) on stdout and exits 0 (ParseCommandLine returns 0), whatever else the
 // command line holds. Call it after the last subcommand is added (options may come later:
-// the model is read when the flag is seen). Returns the flag of `app`.
+// the model is read when the flag is seen). Returns the flag of `app`. Adding it twice
+// adds nothing; ParseCommandLine adds it, so a tool needs no call of its own.
 CLI::Option* AddHelpJson(CLI::App& app);
 
 // Prints "<tool>: error: <message>" on stderr (bypassing the logger, which may not be

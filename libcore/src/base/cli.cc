@@ -278,6 +278,7 @@ CLI::Option* AddDurationOption(CLI::App& app, const std::string& name, Millis* t
 }
 
 int ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  AddHelpJson(app);  // every tool answers --help-json; after all its options and subcommands
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -151,6 +151,7 @@ std::string HelpJson(const CLI::App& app) {
 }
 
 CLI::Option* AddHelpJson(CLI::App& app) {
+  if (CLI::Option* added = app.get_option_no_throw("--help-json"); added != nullptr) return added;
   const CLI::App* root = &app;
   // Handled the moment it is read (trigger_on_parse), before any other value is checked,
   // and answered as --version is: printed on stdout by ParseCommandLine, exit 0. Each
