@@ -1,17 +1,20 @@
 // evt-work: consume events and run a handler for each. See evt-work(1).
 #include <unistd.h>
 
+#include "evt/broker_factory.h"
 #include "evt/cli.h"
 #include "evt/dead_letter.h"
 #include "evt/exit_code.h"
 #include "evt/handler_exec.h"
 #include "evt/handler_factory.h"
+#include "evt/log_observer.h"
+#include "evt/stdio_queue.h"
 #include "evt/worker.h"
 
 int main(int argc, char** argv) {
   const std::string tool = "evt-work";
   evt::CommonOptions common;
-  evt::QueueWorkerOptions w;  // the stdio loop reads its WorkerOptions part
+  evt::WorkerOptions w;
   evt::QueueOptions q;
   evt::ExecHandlerOptions exec;
   evt::HandlerOptions kind;
@@ -94,20 +97,28 @@ int main(int argc, char** argv) {
   if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
 
   if (s = evt::ValidateDlqPath(*broker, dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+  // The queue: the stdio transport, or the durable broker's (the one factory).
+  evt::DeadLetterSink dlq;
+  std::unique_ptr<evt::Queue> queue;
   if (broker->is_durable()) {
     q.ns = common.ns;
     q.queue = common.queue;
-    if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &w); !s.ok()) {
+    q.consumer = w.consumer;
+    if (s = evt::DeriveWorkerOptions(exec.timeout, exec.kill_after, &w); !s.ok()) {
       return evt::ReportFatal(tool, s);
     }
-    evt::QueueWorkerStats stats;
-    s = evt::RunDurableWorker(*broker, q, **handler, w, &stats);
-    return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
+    auto opened = evt::OpenQueue(*broker, q);
+    if (!opened.ok()) return evt::ReportFatal(tool, opened.status());
+    queue = std::move(*opened);
+  } else {
+    if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+    queue = evt::OpenStdioQueue(STDIN_FILENO, STDOUT_FILENO, dlq,
+                                {w.max_event_bytes, w.consumer, w.clock});
   }
-  evt::DeadLetterSink dlq;
-  if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+  evt::LogObserver log({queue->consumer(), !broker->is_durable(), dlq.name(), w.shutdown_grace});
   evt::WorkerStats stats;
-  s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, **handler, dlq, w, &stats);
+  s = evt::RunWorker(*queue, **handler, w, log, &stats);
+  if (broker->is_durable()) return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
   if (!s.ok()) evt::ReportFatal(tool, s);
   return evt::ExitCodeForStdioRun(s, stats);
 }

@@ -15,8 +15,8 @@
 #include <map>
 #include <random>
 
-#include "evt/event.h"
 #include "base/json_text.h"
+#include "evt/event.h"
 
 namespace evt {
 namespace {
