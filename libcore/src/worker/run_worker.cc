@@ -32,6 +32,9 @@ void WorkerLoop::Fatal(const Status& s) {
     if (!fatal_.ok()) return;  // said once, by the first thread that found it
     fatal_ = s;
   }
+  // Nothing more is read from now on, not even before the calling thread notices.
+  fatal_seen_ = true;
+  queue_.Stop();
   Note(LogLevel::kError, s.message(), {{"consumer", consumer_}});
   WakeUp();
 }

@@ -117,6 +117,7 @@ class WorkerLoop {
   std::atomic<bool> stopping_{false};    // read nothing more
   std::atomic<bool> grace_over_{false};  // stop handlers, give up commits
   std::atomic<bool> drained_{false};     // the queue has nothing more, ever
+  std::atomic<bool> fatal_seen_{false};  // Fatal() was called: read nothing more
   std::atomic<int> in_flight_{0};
   std::atomic<int> threads_left_{0};
   std::atomic<std::int64_t> next_claim_ms_{0};

@@ -94,7 +94,7 @@ void WorkerLoop::HandlerThread(int index) {
                                          : std::random_device{}());
   std::unique_ptr<QueueSession> session = queue_.OpenSession();
   bool need_group = true;
-  while (!Stopping()) {
+  while (!Stopping() && !fatal_seen_) {
     Status s;
     if (need_group) {
       s = session->WithRetry([&] { return session->EnsureGroup(); }, [this] { return Stopping(); });
