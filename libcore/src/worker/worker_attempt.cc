@@ -140,6 +140,23 @@ HandlerResult WorkerLoop::RunHandler(const Event& ev, AttemptEnd& end) {
   return r;
 }
 
+// A dead letter: the outcome of a handler that ran is journaled first; an entry that never
+// ran (invalid, poison) is committed at once.
+void WorkerLoop::DeadLetter(QueueSession& session, DeadReason reason, JournalRecord record,
+                            const Delivery& d) {
+  if (record.end.ran) {
+    record.outcome = JournalOutcome::kDead;
+    record.reason = reason;
+    record.raw = d.raw;
+    CommitOutcome(session, std::move(record));
+  } else {
+    const AttemptEnd& end = record.end;
+    Commit(session, end, Disposition::kFailed, reason,
+           [&] { return session.FinishDead(end, reason, d.raw); });
+  }
+  ++(reason == DeadReason::kInvalid ? stats_.invalid : stats_.failed);
+}
+
 void WorkerLoop::Act(QueueSession& session, const Decision& decision, AttemptEnd& end,
                      const Event* ev, const Delivery& d) {
   if (decision.action == Action::kDeadLetter) {
@@ -173,16 +190,7 @@ void WorkerLoop::Act(QueueSession& session, const Decision& decision, AttemptEnd
       return;
     }
     case Action::kDeadLetter:
-      if (end.ran) {  // a handler's outcome: journaled first
-        record.outcome = JournalOutcome::kDead;
-        record.reason = decision.reason;
-        record.raw = d.raw;
-        CommitOutcome(session, std::move(record));
-      } else {
-        Commit(session, end, Disposition::kFailed, decision.reason,
-               [&] { return session.FinishDead(end, decision.reason, d.raw); });
-      }
-      ++(decision.reason == DeadReason::kInvalid ? stats_.invalid : stats_.failed);
+      DeadLetter(session, decision.reason, std::move(record), d);
       return;
     case Action::kDuplicate:
       Commit(session, end, Disposition::kDuplicate, DeadReason::kPermanent,

@@ -81,6 +81,8 @@ class WorkerLoop {
   void Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng);
   bool StartLease(QueueSession& session, AttemptEnd& end, Lease* lease);
   HandlerResult RunHandler(const Event& ev, AttemptEnd& end);
+  void DeadLetter(QueueSession& session, DeadReason reason, JournalRecord record,
+                  const Delivery& d);
   void Act(QueueSession& session, const Decision& decision, AttemptEnd& end, const Event* ev,
            const Delivery& d);
 
