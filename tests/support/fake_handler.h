@@ -2,10 +2,12 @@
 // payload.script names the outcome of each attempt, e.g. ["transient","done"].
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "evt/handler.h"
@@ -15,7 +17,9 @@ namespace evt::testing {
 class FakeHandler : public Handler {
  public:
   // Outcome of attempt N (1-based) comes from payload.script[N-1] ("done", "transient",
-  // "permanent"); past the end of the script, or without one, the attempt is done.
+  // "permanent", "retry-after:MS", "fatal", "block"); past the end of the script, or
+  // without one, the attempt is done. "block" runs until the attempt is cancelled (then it
+  // is interrupted) or Release() is called (then done), 20 s at most.
   HandlerResult Run(const AttemptContext& ctx) override {
     const Event& ev = *ctx.event;
     {
@@ -48,6 +52,8 @@ class FakeHandler : public Handler {
       r.error = "the co-process died at start-up 5 times in a row";
       r.interrupted = true;
       r.fatal = true;
+    } else if (what == "block") {
+      return Block(ctx, r);
     } else if (what == "permanent") {
       r.outcome = Outcome::kPermanent;
       r.category = Category::kData;
@@ -55,6 +61,11 @@ class FakeHandler : public Handler {
     }
     return r;
   }
+
+  // Lets every "block" attempt finish (done).
+  void Release() { released_ = true; }
+  // "block" attempts running now.
+  int blocked() const { return blocked_.load(); }
 
   int runs(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -71,6 +82,25 @@ class FakeHandler : public Handler {
   }
 
  private:
+  HandlerResult Block(const AttemptContext& ctx, HandlerResult r) {
+    ++blocked_;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!released_ && std::chrono::steady_clock::now() < give_up) {
+      if (ctx.cancel != nullptr && ctx.cancel->cancelled()) {
+        r.outcome = Outcome::kTransient;
+        r.category = Category::kCrash;
+        r.error = "stopped at shutdown";
+        r.interrupted = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    --blocked_;
+    return r;
+  }
+
+  std::atomic<bool> released_{false};
+  std::atomic<int> blocked_{0};
   std::mutex mu_;
   std::map<std::string, int> runs_;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> starts_;

@@ -1,113 +1,146 @@
 // evt-work: consume events and run a handler for each. See evt-work(1).
 #include <unistd.h>
 
+#include "evt/broker_factory.h"
 #include "evt/cli.h"
 #include "evt/dead_letter.h"
 #include "evt/exit_code.h"
 #include "evt/handler_exec.h"
 #include "evt/handler_factory.h"
+#include "evt/log_observer.h"
+#include "evt/stdio_queue.h"
 #include "evt/worker.h"
 
-int main(int argc, char** argv) {
-  const std::string tool = "evt-work";
+namespace {
+
+// What the command line sets.
+struct Flags {
   evt::CommonOptions common;
-  evt::QueueWorkerOptions w;  // the stdio loop reads its WorkerOptions part
+  evt::WorkerOptions w;
   evt::QueueOptions q;
   evt::ExecHandlerOptions exec;
   evt::HandlerOptions kind;
   std::string dlq_path, permanent_exit, transient_exit;
+};
 
-  CLI::App app("Consume events and run a handler for each: evt-work [OPTIONS] -- COMMAND [ARGS...]",
-               tool);
-  evt::SetUpApp(app, &common);
-  app.add_option("-c,--concurrency", w.concurrency, "Handlers running at once")
+// How the handler runs, is retried and stopped.
+void AddRunFlags(CLI::App& app, Flags* f) {
+  app.add_option("-c,--concurrency", f->w.concurrency, "Handlers running at once")
       ->envname("EVT_CONCURRENCY")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  evt::AddDurationOption(app, "--timeout", &exec.timeout,
+  evt::AddDurationOption(app, "--timeout", &f->exec.timeout,
                          "Handler time limit, then SIGTERM to its process group", "EVT_TIMEOUT");
-  evt::AddDurationOption(app, "--kill-after", &exec.kill_after,
+  evt::AddDurationOption(app, "--kill-after", &f->exec.kill_after,
                          "After the SIGTERM of a timeout, SIGKILL this much later",
                          "EVT_KILL_AFTER");
-  app.add_option("--max-retries", w.retry.max_retries, "Retries of a transient failure, then DLQ")
+  app.add_option("--max-retries", f->w.retry.max_retries,
+                 "Retries of a transient failure, then DLQ")
       ->envname("EVT_MAX_RETRIES")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
-  evt::AddDurationOption(app, "--backoff-base", &w.retry.backoff_base,
+  evt::AddDurationOption(app, "--backoff-base", &f->w.retry.backoff_base,
                          "Delay before the first retry (doubles each retry)", "EVT_BACKOFF_BASE");
-  evt::AddDurationOption(app, "--backoff-max", &w.retry.backoff_max, "Cap on the retry delay",
+  evt::AddDurationOption(app, "--backoff-max", &f->w.retry.backoff_max, "Cap on the retry delay",
                          "EVT_BACKOFF_MAX");
-  app.add_option("--jitter", w.retry.jitter, "Extra random delay, up to this fraction of it")
+  app.add_option("--jitter", f->w.retry.jitter, "Extra random delay, up to this fraction of it")
       ->envname("EVT_JITTER")
       ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
-  app.add_option("--permanent-exit", permanent_exit,
+  app.add_option("--permanent-exit", f->permanent_exit,
                  "Handler exit codes that are permanent failures, e.g. 64-66,78")
       ->envname("EVT_PERMANENT_EXIT");
-  app.add_option("--transient-exit", transient_exit,
+  app.add_option("--transient-exit", f->transient_exit,
                  "Handler exit codes that are transient failures, e.g. 65")
       ->envname("EVT_TRANSIENT_EXIT");
-  app.add_option("--dlq", dlq_path, "Append dead letters to FILE as NDJSON (default: stderr)")
+  app.add_option("--dlq", f->dlq_path, "Append dead letters to FILE as NDJSON (default: stderr)")
       ->envname("EVT_DLQ");
-  evt::AddDurationOption(app, "--shutdown-grace", &w.shutdown_grace,
+  evt::AddDurationOption(app, "--shutdown-grace", &f->w.shutdown_grace,
                          "On SIGTERM/SIGINT, how long running handlers may finish",
                          "EVT_SHUTDOWN_GRACE");
-  app.add_option("--max-output-bytes", exec.max_output_bytes,
+  app.add_option("--max-output-bytes", f->exec.max_output_bytes,
                  "Bound on captured handler stdout and stderr, each")
       ->envname("EVT_MAX_OUTPUT_BYTES")
       ->capture_default_str();
-  app.add_option("--consumer", w.consumer,
+}
+
+// Who the worker is, and the durable queue's knobs.
+void AddQueueFlags(CLI::App& app, Flags* f) {
+  app.add_option("--consumer", f->w.consumer,
                  "Consumer name in logs and dead letters (default: host:pid)")
       ->envname("EVT_CONSUMER");
-  app.add_option("--group", q.group, "Consumer group the worker joins")
+  app.add_option("--group", f->q.group, "Consumer group the worker joins")
       ->envname("EVT_GROUP")
       ->capture_default_str();
-  evt::AddDurationOption(app, "--claim-after", &w.claim_after,
+  evt::AddDurationOption(app, "--claim-after", &f->w.claim_after,
                          "Claim entries pending this long at a dead worker (0 = timeout + 30s)",
                          "EVT_CLAIM_AFTER");
-  evt::AddDurationOption(app, "--idempotency-ttl", &q.idempotency_ttl,
+  evt::AddDurationOption(app, "--idempotency-ttl", &f->q.idempotency_ttl,
                          "How long a done idempotency key (and a finished status) is kept",
                          "EVT_IDEMPOTENCY_TTL");
-  evt::AddDurationOption(app, "--retention", &w.retention,
+  evt::AddDurationOption(app, "--retention", &f->w.retention,
                          "Stream history kept at least this long (never unfinished work)",
                          "EVT_RETENTION");
-  evt::AddDurationOption(app, "--heartbeat", &w.heartbeat, "Interval of the liveness record",
+  evt::AddDurationOption(app, "--heartbeat", &f->w.heartbeat, "Interval of the liveness record",
                          "EVT_HEARTBEAT");
-  app.add_option("--state-dir", w.state_dir,
+  app.add_option("--state-dir", f->w.state_dir,
                  "Folder of the outcome journal (default: /var/lib/evt as root, else "
                  "$XDG_STATE_HOME/evt or ~/.local/state/evt)")
       ->envname("EVT_STATE_DIR");
-  app.add_option("--seed", w.seed, "Seed of the retry jitter (0 = random), for reproducible runs")
+  app.add_option("--seed", f->w.seed,
+                 "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
-  evt::AddHandlerOptions(app, &kind);
-  app.add_option("command", exec.argv, "The handler command and its arguments (after --)")
+  evt::AddHandlerOptions(app, &f->kind);
+  app.add_option("command", f->exec.argv, "The handler command and its arguments (after --)")
       ->take_all();
+}
+
+// The queue of this run: the stdio transport, or the durable broker's (the one factory).
+evt::Result<std::unique_ptr<evt::Queue>> OpenWorkQueue(const evt::BrokerConfig& broker, Flags& f,
+                                                       evt::DeadLetterSink& dlq) {
+  if (!broker.is_durable()) {
+    if (evt::Status s = dlq.Open(f.dlq_path); !s.ok()) return s;
+    return evt::OpenStdioQueue(STDIN_FILENO, STDOUT_FILENO, dlq,
+                               {f.w.max_event_bytes, f.w.consumer, f.w.clock});
+  }
+  f.q.ns = f.common.ns;
+  f.q.queue = f.common.queue;
+  f.q.consumer = f.w.consumer;
+  if (evt::Status s = evt::DeriveWorkerOptions(f.exec.timeout, f.exec.kill_after, &f.w); !s.ok()) {
+    return s;
+  }
+  return evt::OpenQueue(broker, f.q);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string tool = "evt-work";
+  Flags f;
+  CLI::App app("Consume events and run a handler for each: evt-work [OPTIONS] -- COMMAND [ARGS...]",
+               tool);
+  evt::SetUpApp(app, &f.common);
+  AddRunFlags(app, &f);
+  AddQueueFlags(app, &f);
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
-  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
+  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, f.common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
-  w.max_event_bytes = common.max_event_bytes;
-  evt::Status s = exec.classifier.OverrideFromLists(permanent_exit, transient_exit);
-  if (s.ok()) s = evt::ValidateRetryPolicy(w.retry);
+  f.w.max_event_bytes = f.common.max_event_bytes;
+  evt::Status s = f.exec.classifier.OverrideFromLists(f.permanent_exit, f.transient_exit);
+  if (s.ok()) s = evt::ValidateRetryPolicy(f.w.retry);
+  if (s.ok()) s = evt::ValidateDlqPath(*broker, f.dlq_path);
   if (!s.ok()) return evt::ReportFatal(tool, s);
-  auto handler = evt::MakeHandler(kind, exec, w.concurrency);
+  auto handler = evt::MakeHandler(f.kind, f.exec, f.w.concurrency);
   if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
-
-  if (s = evt::ValidateDlqPath(*broker, dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
-  if (broker->is_durable()) {
-    q.ns = common.ns;
-    q.queue = common.queue;
-    if (s = evt::DeriveQueueWorkerOptions(exec.timeout, exec.kill_after, &w); !s.ok()) {
-      return evt::ReportFatal(tool, s);
-    }
-    evt::QueueWorkerStats stats;
-    s = evt::RunDurableWorker(*broker, q, **handler, w, &stats);
-    return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
-  }
   evt::DeadLetterSink dlq;
-  if (s = dlq.Open(dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+  auto queue = OpenWorkQueue(*broker, f, dlq);
+  if (!queue.ok()) return evt::ReportFatal(tool, queue.status());
+
+  const bool stdio = !broker->is_durable();
+  evt::LogObserver log({(*queue)->consumer(), stdio, dlq.name(), f.w.shutdown_grace});
   evt::WorkerStats stats;
-  s = evt::RunStdioWorker(STDIN_FILENO, STDOUT_FILENO, **handler, dlq, w, &stats);
+  s = evt::RunWorker(**queue, **handler, f.w, log, &stats);
   if (!s.ok()) evt::ReportFatal(tool, s);
-  return evt::ExitCodeForStdioRun(s, stats);
+  return stdio ? evt::ExitCodeForStdioRun(s, stats) : evt::ExitCodeFor(s);
 }

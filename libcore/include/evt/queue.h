@@ -22,6 +22,7 @@
 
 #include "evt/dead_reason.h"
 #include "evt/duration.h"
+#include "evt/event.h"
 #include "evt/outcome.h"
 #include "evt/rfc3339.h"
 #include "evt/status.h"
@@ -35,6 +36,9 @@ struct Delivery {
   std::string id;               // the store's id of the entry, e.g. "1709012345678-0"
   std::string raw;              // the event JSON as stored (not yet validated)
   std::int64_t deliveries = 1;  // times it has been handed out, this time included
+  std::string rejected;         // non-empty: the store already knows this entry cannot be an
+                                // event (why, one line, e.g. an over-long input line); `raw`
+                                // then holds what was kept of it
 };
 
 // The idempotency lease of an event's key, and what StartAttempt found out about the
@@ -163,6 +167,11 @@ class QueueSession {
   virtual Status FinishDuplicate(const AttemptEnd& end) = 0;
   //   Defer: the lease is busy; hand `raw` out again at `due` without counting an attempt.
   virtual Status Defer(const Delivery& delivery, UnixMillis due) = 0;
+  //   Abandon: the attempt `end` stopped without an outcome (a shutdown cancelled its
+  //   handler): gives the lease back; the delivery stays pending for a later run.
+  virtual Status Abandon(const AttemptEnd& end) {
+    return ReleaseLease(end.idempotency_key, end.lease_owner);
+  }
 
   // Housekeeping, safe to run from several workers at once.
   // Moves up to `max` scheduled events that are due into the queue, each exactly once.
@@ -191,6 +200,32 @@ class Queue {
   // credentials (the store's address, namespace, queue and group):
   // outcome journals (--state-dir) are replayed only into the queue of the same scope.
   virtual std::string Scope() const = 0;
+
+  // Capabilities and the end of a run; the defaults are those of a durable store.
+  //
+  // Whether a Finish* call can fail for a while (a store that can be unreachable): then
+  // the worker journals each outcome (fdatasync) before committing it, and needs a state
+  // folder. False for a queue whose Finish* calls cannot fail transiently.
+  virtual bool NeedsJournal() const { return true; }
+  // The defaults that complete an entry without event_id or occurred_at: the same on every
+  // delivery of it (ForStreamEntry, event.h), not made up anew by each consumer.
+  virtual EventDefaults EntryDefaults(const Delivery& delivery) const {
+    return ForStreamEntry(delivery.id);
+  }
+  // A stop was asked for: Receive returns at once and hands out nothing more. Entries
+  // already handed out may still be finished. Thread-safe.
+  virtual void Stop() {}
+  // True once nothing will ever be handed out again: the input ended and nothing is
+  // pending, scheduled or waiting (a stream of events that ends). A durable store that
+  // always may receive more never drains. Thread-safe.
+  virtual bool Drained() const { return false; }
+  // Ends the run, after every session has ended. A queue that keeps nothing beyond the
+  // run records every entry it read or handed out and did not see finished as a dead
+  // letter `interrupted`, and adds their number to *interrupted; a durable store keeps
+  // them pending (for a later run) and adds nothing. Returns what went wrong with the
+  // queue's own input or output during the run (IOError), or InvalidArgument when it
+  // rejected input; OK otherwise.
+  virtual Status EndRun(std::uint64_t* /*interrupted*/) { return Status::Ok(); }
 };
 
 }  // namespace evt

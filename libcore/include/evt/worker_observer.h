@@ -14,9 +14,14 @@
 
 #include "evt/dead_reason.h"
 #include "evt/duration.h"
+#include "evt/handler.h"
+#include "evt/log.h"
 #include "evt/queue.h"
+#include "evt/worker_rules.h"
 
 namespace evt {
+
+struct WorkerStats;  // worker.h
 
 // How one delivery's turn in the loop ended.
 enum class Disposition {
@@ -50,12 +55,29 @@ class WorkerObserver {
   // is meaningful for kFailed only.
   virtual void OnAttemptEnded(const AttemptEnd& /*end*/, Disposition /*what*/,
                               DeadReason /*reason*/) {}
+  // The handler of `attempt` wrote `line` (without the newline) to its stderr.
+  virtual void OnHandlerOutput(const AttemptEnd& /*attempt*/, std::string_view /*line*/) {}
+  // The handler of `attempt` returned `result` (before the outcome is decided).
+  virtual void OnHandlerEnded(const AttemptEnd& /*attempt*/, const HandlerResult& /*result*/) {}
+  // The rules (DecideAction) decided `decision` for `attempt`, before it is committed.
+  // `attempt.event_id` is empty when the entry is not a valid event.
+  virtual void OnDecided(const AttemptEnd& /*attempt*/, const Decision& /*decision*/) {}
   // Nothing to do: no delivery arrived within the receive wait.
   virtual void OnIdle() {}
   // The loop is alive (housekeeping tick, sd_notify WATCHDOG=1 / STATUS=).
   virtual void OnAlive(const LoopHealth& /*health*/) {}
   // The loop is stopping (sd_notify STOPPING=1).
   virtual void OnStopping() {}
+  // Why it stops ("SIGTERM", "SIGINT", "an error") and the state at that moment; called
+  // right after OnStopping().
+  virtual void OnStopAsked(std::string_view /*why*/, const LoopHealth& /*health*/) {}
+  // Anything else worth a log line: the store's trouble, a commit that waits, entries
+  // resumed, replayed or claimed. `attempt` is null when the notice is not about one.
+  virtual void OnNotice(LogLevel /*level*/, std::string_view /*message*/,
+                        const AttemptEnd* /*attempt*/, std::initializer_list<LogField> /*fields*/) {
+  }
+  // The run is over; `stats` are its final counts.
+  virtual void OnFinished(const WorkerStats& /*stats*/) {}
 };
 
 // Fans every call out to several observers, in order. Not owning.
@@ -71,6 +93,15 @@ class ObserverList : public WorkerObserver {
   void OnAttemptEnded(const AttemptEnd& e, Disposition d, DeadReason r) override {
     for (auto* o : list_) o->OnAttemptEnded(e, d, r);
   }
+  void OnHandlerOutput(const AttemptEnd& a, std::string_view line) override {
+    for (auto* o : list_) o->OnHandlerOutput(a, line);
+  }
+  void OnHandlerEnded(const AttemptEnd& a, const HandlerResult& r) override {
+    for (auto* o : list_) o->OnHandlerEnded(a, r);
+  }
+  void OnDecided(const AttemptEnd& a, const Decision& d) override {
+    for (auto* o : list_) o->OnDecided(a, d);
+  }
   void OnIdle() override {
     for (auto* o : list_) o->OnIdle();
   }
@@ -79,6 +110,16 @@ class ObserverList : public WorkerObserver {
   }
   void OnStopping() override {
     for (auto* o : list_) o->OnStopping();
+  }
+  void OnStopAsked(std::string_view why, const LoopHealth& h) override {
+    for (auto* o : list_) o->OnStopAsked(why, h);
+  }
+  void OnNotice(LogLevel level, std::string_view message, const AttemptEnd* attempt,
+                std::initializer_list<LogField> fields) override {
+    for (auto* o : list_) o->OnNotice(level, message, attempt, fields);
+  }
+  void OnFinished(const WorkerStats& s) override {
+    for (auto* o : list_) o->OnFinished(s);
   }
 
  private:

@@ -16,7 +16,7 @@
 #include <random>
 
 #include "evt/event.h"
-#include "base/json_text.h"
+#include "worker/journal_codec.h"
 
 namespace evt {
 namespace {
@@ -25,151 +25,6 @@ std::string Errno() { return std::strerror(errno); }
 
 // A journal past this size is rewritten with only its live records (see Rewrite).
 constexpr off_t kRewriteBytes = 1 << 20;
-
-std::uint32_t Crc32(std::string_view s) {
-  static const std::array<std::uint32_t, 256> kTable = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : s) c = kTable[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
-
-std::string Hex32(std::uint32_t v) {
-  char buf[9];
-  std::snprintf(buf, sizeof buf, "%08x", v);
-  return buf;
-}
-
-bool ValidUtf8(std::string_view s) {
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p < end) {
-    std::uint32_t cp = 0;
-    std::size_t n = DecodeUtf8(p, end, &cp);
-    if (n == 0) return false;
-    p += n;
-  }
-  return true;
-}
-
-// Strings go in as JSON strings when they are valid UTF-8, else as base64 under
-// "<name>_b64", so that every byte of an event (and of a handler's error text) survives.
-void PutBytes(Json* j, const char* name, const std::string& value) {
-  if (ValidUtf8(value)) {
-    (*j)[name] = value;
-    return;
-  }
-  std::string out(4 * ((value.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(value.data()),
-                          static_cast<int>(value.size()));
-  out.resize(static_cast<std::size_t>(std::max(0, n)));
-  (*j)[std::string(name) + "_b64"] = out;
-}
-
-std::string GetBytes(const Json& j, const char* name) {
-  auto it = j.find(name);
-  if (it != j.end() && it->is_string()) return it->get<std::string>();
-  it = j.find(std::string(name) + "_b64");
-  if (it == j.end() || !it->is_string()) return {};
-  const std::string in = it->get<std::string>();
-  std::string out(3 * (in.size() / 4) + 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()),
-                          static_cast<int>(in.size()));
-  if (n < 0) return {};
-  std::size_t len = static_cast<std::size_t>(n);
-  for (std::size_t k = in.size(); k > 0 && in[k - 1] == '=' && len > 0; --k) --len;
-  out.resize(len);
-  return out;
-}
-
-template <typename T>
-T Get(const Json& j, const char* name, T fallback) {
-  auto it = j.find(name);
-  if (it == j.end()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const Json::exception&) {
-    return fallback;
-  }
-}
-
-Category CategoryFromName(const std::string& name) {
-  for (Category c :
-       {Category::kNone, Category::kData, Category::kAuth, Category::kNetwork,
-        Category::kDependency, Category::kTimeout, Category::kCrash, Category::kInternal}) {
-    if (CategoryName(c) == name) return c;
-  }
-  return Category::kInternal;
-}
-
-bool OutcomeFromName(const std::string& name, JournalOutcome* out) {
-  for (JournalOutcome o : {JournalOutcome::kDone, JournalOutcome::kRetry, JournalOutcome::kDead,
-                           JournalOutcome::kDuplicate}) {
-    if (JournalOutcomeName(o) == name) {
-      *out = o;
-      return true;
-    }
-  }
-  return false;
-}
-
-Json ToJson(const JournalRecord& r, const std::string& scope) {
-  Json j = Json::object();
-  j["op"] = "outcome";
-  j["seq"] = r.seq;
-  PutBytes(&j, "scope", scope);
-  j["outcome"] = std::string(JournalOutcomeName(r.outcome));
-  PutBytes(&j, "delivery_id", r.end.delivery_id);
-  PutBytes(&j, "event_id", r.end.event_id);
-  PutBytes(&j, "event_type", r.end.event_type);
-  PutBytes(&j, "idempotency_key", r.end.idempotency_key);
-  PutBytes(&j, "lease_owner", r.end.lease_owner);
-  j["attempt"] = r.end.attempt;
-  j["ran"] = r.end.ran;
-  j["duration_ms"] = r.end.duration.count();
-  j["category"] = std::string(CategoryName(r.end.category));
-  PutBytes(&j, "error", r.end.error);
-  j["occurred_at"] = r.end.occurred_at;
-  if (r.outcome == JournalOutcome::kRetry) {
-    PutBytes(&j, "next_raw", r.next_raw);
-    j["due"] = r.due;
-  }
-  if (r.outcome == JournalOutcome::kDead) {
-    j["reason"] = std::string(DeadReasonName(r.reason));
-    PutBytes(&j, "raw", r.raw);
-  }
-  return j;
-}
-
-bool FromJson(const Json& j, JournalRecord* r) {
-  if (!OutcomeFromName(Get<std::string>(j, "outcome", ""), &r->outcome)) return false;
-  r->seq = Get<std::uint64_t>(j, "seq", 0);
-  r->end.delivery_id = GetBytes(j, "delivery_id");
-  r->end.event_id = GetBytes(j, "event_id");
-  r->end.event_type = GetBytes(j, "event_type");
-  r->end.idempotency_key = GetBytes(j, "idempotency_key");
-  r->end.lease_owner = GetBytes(j, "lease_owner");
-  r->end.attempt = Get<int>(j, "attempt", 0);
-  r->end.ran = Get<bool>(j, "ran", false);
-  r->end.duration = Millis(Get<std::int64_t>(j, "duration_ms", 0));
-  r->end.category = CategoryFromName(Get<std::string>(j, "category", ""));
-  r->end.error = GetBytes(j, "error");
-  r->end.occurred_at = Get<std::int64_t>(j, "occurred_at", -1);
-  r->next_raw = GetBytes(j, "next_raw");
-  r->due = Get<std::int64_t>(j, "due", 0);
-  r->reason = DeadReasonFromName(Get<std::string>(j, "reason", ""));
-  r->raw = GetBytes(j, "raw");
-  return r->seq != 0 && !r->end.delivery_id.empty();
-}
 
 // Writes all of `data` at the end of `fd` (O_APPEND). On failure, cuts the file back to
 // `size_before`, so a half-written line never stays in the middle of the journal.
@@ -225,20 +80,6 @@ bool EndsWith(const std::string& s, const std::string& tail) {
 }
 
 }  // namespace
-
-std::string_view JournalOutcomeName(JournalOutcome o) {
-  switch (o) {
-    case JournalOutcome::kDone:
-      return "done";
-    case JournalOutcome::kRetry:
-      return "retry";
-    case JournalOutcome::kDead:
-      return "dead";
-    case JournalOutcome::kDuplicate:
-      return "duplicate";
-  }
-  return "done";
-}
 
 Result<std::string> DefaultStateDir(bool root, const char* xdg_state_home, const char* home) {
   if (root) return std::string("/var/lib/evt");
@@ -323,91 +164,95 @@ Result<std::unique_ptr<OutcomeJournal>> OutcomeJournal::Create(const std::string
   return std::unique_ptr<OutcomeJournal>(new OutcomeJournal(fd, path, scope));
 }
 
+namespace {
+
+// Opens and locks the journal `path` of a process that is gone. -1 when its process lives,
+// the file is gone, or the name no longer means the file locked.
+int LockOrphan(const std::string& path, off_t* size) {
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return -1;  // gone meanwhile
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);  // its process lives
+    return -1;
+  }
+  // The lock is ours; make sure the name still means this file (its owner or another
+  // adopter may have removed it between our open and our lock).
+  struct stat by_fd {};
+  struct stat by_name {};
+  if (::fstat(fd, &by_fd) != 0 || ::stat(path.c_str(), &by_name) != 0 ||
+      by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev) {
+    ::close(fd);
+    return -1;
+  }
+  *size = by_fd.st_size;
+  return fd;
+}
+
+// The whole lines of `fd`; a torn last line is cut off, so that what is appended stays on
+// lines of its own. False when the file cannot be read or cut.
+bool ReadWholeLines(int fd, std::string* text) {
+  if (!ReadAll(fd, text)) return false;
+  std::size_t whole = text->rfind('\n');
+  whole = whole == std::string::npos ? 0 : whole + 1;
+  if (whole < text->size() && ::ftruncate(fd, static_cast<off_t>(whole)) != 0) return false;
+  text->resize(whole);
+  return true;
+}
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::IOError("--state-dir " + dir + ": cannot read: " + Errno());
+  while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+std::unique_ptr<OutcomeJournal> OutcomeJournal::Adopt(int fd, const std::string& path,
+                                                      const std::string& scope) {
+  std::string text;
+  if (!ReadWholeLines(fd, &text)) {
+    ::close(fd);  // left as it is for a later start
+    return nullptr;
+  }
+  JournalContents contents = ParseJournal(text, scope);
+  std::unique_ptr<OutcomeJournal> j(new OutcomeJournal(fd, path, scope));
+  j->next_seq_ = contents.max_seq + 1;
+  j->size_ = static_cast<off_t>(text.size());
+  for (auto& [seq, r] : contents.live) j->live_.push_back(std::move(r));
+  if (j->live_.empty()) {
+    j->Close();  // nothing to replay: removed
+    return nullptr;
+  }
+  return j;
+}
+
 Result<std::vector<std::unique_ptr<OutcomeJournal>>> OutcomeJournal::AdoptOrphans(
     const std::string& dir, const std::string& scope) {
   const std::string prefix = JournalScopeName(scope) + "-";
-  std::vector<std::string> names;
-  {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) return Status::IOError("--state-dir " + dir + ": cannot read: " + Errno());
-    while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
-    ::closedir(d);
-  }
-  std::sort(names.begin(), names.end());
+  Result<std::vector<std::string>> names = ListDir(dir);
+  if (!names.ok()) return names.status();
   std::vector<std::unique_ptr<OutcomeJournal>> out;
-  for (const std::string& name : names) {
+  for (const std::string& name : *names) {
     // Journals of this scope are adopted; an empty one of another scope, whose worker is
     // gone, is only removed, so that killed workers of other queues leave no litter.
     if (!EndsWith(name, ".journal") || name.size() < prefix.size() ||
         name[prefix.size() - 1] != '-' || name.front() == '.') {
       continue;
     }
-    const bool ours = name.rfind(prefix, 0) == 0;
     const std::string path = dir + "/" + name;
-    int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-    if (fd < 0) continue;  // gone meanwhile
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);  // its process lives
-      continue;
-    }
-    // The lock is ours; make sure the name still means this file (its owner or another
-    // adopter may have removed it between our open and our lock).
-    struct stat by_fd {};
-    struct stat by_name {};
-    if (::fstat(fd, &by_fd) != 0 || ::stat(path.c_str(), &by_name) != 0 ||
-        by_fd.st_ino != by_name.st_ino || by_fd.st_dev != by_name.st_dev) {
+    off_t size = 0;
+    const int fd = LockOrphan(path, &size);
+    if (fd < 0) continue;
+    if (name.rfind(prefix, 0) != 0) {
+      if (size == 0) ::unlink(path.c_str());
       ::close(fd);
       continue;
     }
-    if (!ours) {
-      if (by_fd.st_size == 0) ::unlink(path.c_str());
-      ::close(fd);
-      continue;
-    }
-    std::string text;
-    std::size_t whole = 0;
-    bool readable = ReadAll(fd, &text);
-    if (readable) {
-      whole = text.rfind('\n');
-      whole = whole == std::string::npos ? 0 : whole + 1;
-      // A torn last line: cut it off, so that what we append stays on lines of its own.
-      if (whole < text.size()) readable = ::ftruncate(fd, static_cast<off_t>(whole)) == 0;
-    }
-    if (!readable) {
-      ::close(fd);  // left as it is for a later start
-      continue;
-    }
-    std::map<std::uint64_t, JournalRecord> live;
-    std::uint64_t max_seq = 0;
-    std::size_t begin = 0;
-    while (begin < whole) {
-      std::size_t nl = text.find('\n', begin);
-      std::string_view line(text.data() + begin, nl - begin);
-      begin = nl + 1;
-      if (line.size() < 10 || line[8] != ' ') continue;
-      std::string_view body = line.substr(9);
-      if (Hex32(Crc32(body)) != line.substr(0, 8)) continue;  // damaged: ignored
-      Json doc = Json::parse(body.begin(), body.end(), nullptr, false);
-      if (!doc.is_object()) continue;
-      const std::string op = Get<std::string>(doc, "op", "");
-      const std::uint64_t seq = Get<std::uint64_t>(doc, "seq", 0);
-      max_seq = std::max(max_seq, seq);
-      if (op == "retire") {
-        live.erase(seq);
-      } else if (op == "outcome" && GetBytes(doc, "scope") == scope) {
-        JournalRecord r;
-        if (FromJson(doc, &r)) live[seq] = std::move(r);
-      }
-    }
-    std::unique_ptr<OutcomeJournal> j(new OutcomeJournal(fd, path, scope));
-    j->next_seq_ = max_seq + 1;
-    j->size_ = static_cast<off_t>(whole);
-    for (auto& [seq, r] : live) j->live_.push_back(std::move(r));
-    if (j->live_.empty()) {
-      j->Close();  // nothing to replay: removed
-      continue;
-    }
-    out.push_back(std::move(j));
+    if (std::unique_ptr<OutcomeJournal> j = Adopt(fd, path, scope)) out.push_back(std::move(j));
   }
   return out;
 }
@@ -425,7 +270,7 @@ void OutcomeJournal::Close() {
 
 Status OutcomeJournal::WriteLine(const std::string& json) {
   if (fd_ < 0) return Status::IOError("outcome journal " + path_ + ": closed");
-  const std::string line = Hex32(Crc32(json)) + " " + json + "\n";
+  const std::string line = JournalLine(json);
   off_t size_before = ::lseek(fd_, 0, SEEK_END);
   if (!WriteAll(fd_, line, size_before)) {
     return Status::IOError("outcome journal " + path_ + ": cannot write: " + Errno());
@@ -445,8 +290,7 @@ Status OutcomeJournal::Rewrite() {
   if (fd < 0) return fail("create");
   std::string text;
   for (const JournalRecord& r : live_) {
-    const std::string json = WriteCompact(ToJson(r, scope_));
-    text += Hex32(Crc32(json)) + " " + json + "\n";
+    text += JournalLine(JournalOutcomeJson(r, scope_));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !WriteAll(fd, text, -1) || ::fdatasync(fd) != 0 ||
       ::rename(tmp.c_str(), path_.c_str()) != 0) {
@@ -466,7 +310,7 @@ Status OutcomeJournal::Rewrite() {
 Status OutcomeJournal::Append(JournalRecord* record) {
   std::unique_lock<std::mutex> lock(mu_);
   record->seq = next_seq_;
-  if (Status s = WriteLine(WriteCompact(ToJson(*record, scope_))); !s.ok()) return s;
+  if (Status s = WriteLine(JournalOutcomeJson(*record, scope_)); !s.ok()) return s;
   ++next_seq_;
   live_.push_back(*record);  // before the sync, so that a Retire cannot empty the file now
   const std::uint64_t mine = ++written_;
@@ -518,10 +362,7 @@ Status OutcomeJournal::Retire(std::uint64_t seq) {
   } else if (size_ > kRewriteBytes && !syncing_ && fd_ >= 0 && Rewrite().ok()) {
     return Status::Ok();  // the new file holds only what is live
   }
-  Json j = Json::object();
-  j["op"] = "retire";
-  j["seq"] = seq;
-  return WriteLine(WriteCompact(j));
+  return WriteLine(JournalRetireJson(seq));
 }
 
 std::vector<JournalRecord> OutcomeJournal::Live() const {

@@ -98,6 +98,10 @@ class OutcomeJournal {
  private:
   OutcomeJournal(int fd, std::string path, std::string scope)
       : fd_(fd), path_(std::move(path)), scope_(std::move(scope)) {}
+  // Takes over the locked orphan `fd`; null (and `fd` closed or the file removed) when it
+  // cannot be read or holds nothing live.
+  static std::unique_ptr<OutcomeJournal> Adopt(int fd, const std::string& path,
+                                               const std::string& scope);
   Status WriteLine(const std::string& json);  // REQUIRES: mu_ held
   Status Rewrite();                           // REQUIRES: mu_ held, !syncing_
 

@@ -17,6 +17,7 @@
 
 #include "evt/queue.h"
 #include "evt/worker.h"
+#include "evt/worker_observer.h"
 
 namespace evt {
 
@@ -37,22 +38,31 @@ class HeldLeases {
 
 class Housekeeper {
  public:
-  // `in_flight` is the worker's count of running attempts, for the heartbeat; `leases` the
-  // leases to renew. All four references must outlive Run().
-  Housekeeper(Queue& queue, const QueueWorkerOptions& options, const std::atomic<int>& in_flight,
-              const HeldLeases& leases)
-      : queue_(queue), options_(options), in_flight_(in_flight), leases_(leases) {}
+  // `leases` are the leases to renew; `health` says how the loop is, for the heartbeat
+  // and for observer.OnAlive (at least once a second). The references must outlive Run().
+  Housekeeper(Queue& queue, const WorkerOptions& options, const HeldLeases& leases,
+              WorkerObserver& observer, std::function<LoopHealth()> health)
+      : queue_(queue),
+        options_(options),
+        leases_(leases),
+        observer_(observer),
+        health_(std::move(health)) {}
 
   void Run();   // until Stop()
   void Stop();  // thread-safe
 
  private:
   Status RenewLeases(QueueSession& session, const std::function<bool()>& stop);
+  Status MoveDue(QueueSession& session, const std::function<bool()>& stop, std::int64_t now,
+                 std::int64_t* next_move);
+  Status Beat(QueueSession& session, const std::function<bool()>& stop, UnixMillis started_at);
+  Status Trim(QueueSession& session, const std::function<bool()>& stop);
 
   Queue& queue_;
-  const QueueWorkerOptions& options_;
-  const std::atomic<int>& in_flight_;
+  const WorkerOptions& options_;
   const HeldLeases& leases_;
+  WorkerObserver& observer_;
+  std::function<LoopHealth()> health_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

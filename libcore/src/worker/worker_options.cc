@@ -1,11 +1,11 @@
-// The durable worker: RunQueueWorker on the queue the broker factory opens. The loop itself
-// (worker_queue.cc) knows only the Queue interface.
-#include "evt/broker_factory.h"
+// The worker's options that follow from others, and the whole stdio run in one call.
+#include "evt/log_observer.h"
+#include "evt/stdio_queue.h"
 #include "evt/worker.h"
 
 namespace evt {
 
-Status DeriveQueueWorkerOptions(Millis timeout, Millis kill_after, QueueWorkerOptions* o) {
+Status DeriveWorkerOptions(Millis timeout, Millis kill_after, WorkerOptions* o) {
   constexpr Millis kNoLimit{24LL * 3600 * 1000};
   const Millis run_limit = timeout.count() > 0 ? timeout : kNoLimit;
   o->lease_ttl = run_limit + kill_after + Millis(1000);
@@ -23,12 +23,20 @@ Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path) 
       "--dlq: only for --broker -; with Redis, dead letters go to the queue's dlq stream");
 }
 
-Status RunDurableWorker(const BrokerConfig& broker, QueueOptions queue, Handler& handler,
-                        const QueueWorkerOptions& options, QueueWorkerStats* stats) {
-  if (queue.consumer.empty()) queue.consumer = options.consumer;
-  Result<std::unique_ptr<Queue>> opened = OpenQueue(broker, queue);
-  if (!opened.ok()) return opened.status();
-  return RunQueueWorker(**opened, handler, options, stats);
+Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
+                      const WorkerOptions& options, WorkerStats* stats) {
+  StdioQueueOptions q;
+  q.max_event_bytes = options.max_event_bytes;
+  q.consumer = options.consumer;
+  q.clock = options.clock;
+  std::unique_ptr<Queue> queue = OpenStdioQueue(in_fd, out_fd, dlq, q);
+  LogObserverOptions lo;
+  lo.consumer = queue->consumer();
+  lo.line_input = true;
+  lo.dlq_name = dlq.name();
+  lo.shutdown_grace = options.shutdown_grace;
+  LogObserver log(lo);
+  return RunWorker(*queue, handler, options, log, stats);
 }
 
 }  // namespace evt

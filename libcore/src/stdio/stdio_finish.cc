@@ -1,0 +1,161 @@
+// The stdio queue's lease table and attempt-ending calls. A key is held by one entry from
+// its first attempt until its outcome (across its retries); an entry whose key is held by
+// another waits, parked, until that one's outcome (evt-work(1): "an event whose key is in
+// flight waits for that outcome"); a key that succeeded makes every later one a duplicate.
+#include <algorithm>
+
+#include "stdio/stdio_queue.h"
+
+namespace evt {
+
+Result<Lease> StdioQueue::StartAttempt(const AttemptEnd& attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = out_.find(attempt.delivery_id);
+  if (it == out_.end()) return Status::Internal("stdio: no entry " + attempt.delivery_id);
+  StdioEntry& e = it->second;
+  e.event_id = attempt.event_id;
+  e.event_type = attempt.event_type;
+  e.key = attempt.idempotency_key;
+  Lease lease;
+  if (done_keys_.count(e.key) > 0) {
+    lease.state = LeaseState::kAlreadyDone;
+    return lease;
+  }
+  const std::string holder = Holder(e);
+  auto [held, fresh] = held_.emplace(e.key, holder);
+  lease.state = fresh || held->second == holder ? LeaseState::kAcquired : LeaseState::kBusy;
+  if (lease.state == LeaseState::kAcquired) lease.starts = e.attempts + 1;
+  return lease;
+}
+
+Result<Lease> StdioQueue::TakeLease(const std::string& key, const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Lease lease;
+  if (done_keys_.count(key) > 0) {
+    lease.state = LeaseState::kAlreadyDone;
+    return lease;
+  }
+  auto [held, fresh] = held_.emplace(key, owner);
+  lease.state = fresh || held->second == owner ? LeaseState::kAcquired : LeaseState::kBusy;
+  return lease;
+}
+
+Status StdioQueue::ReleaseLease(const std::string& key, const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Release(key, owner);
+  return Status::Ok();
+}
+
+// Frees `key` if `holder` holds it; the entries parked on it go back to be handed out
+// (after a success each becomes a duplicate; after a failure the first takes the key).
+void StdioQueue::Release(const std::string& key, const std::string& holder) {
+  auto held = held_.find(key);
+  if (held == held_.end() || held->second != holder) return;
+  held_.erase(held);
+  auto parked = parked_.find(key);
+  if (parked != parked_.end()) {
+    for (StdioEntry& e : parked->second) ready_.push_back(std::move(e));
+    parked_.erase(parked);
+  }
+  Changed();
+}
+
+// Removes the entry of `end` from those handed out and adds the attempt that ended.
+Result<StdioEntry> StdioQueue::Take(const AttemptEnd& end) {
+  auto it = out_.find(end.delivery_id);
+  if (it == out_.end()) return Status::Internal("stdio: no entry " + end.delivery_id);
+  StdioEntry e = std::move(it->second);
+  out_.erase(it);
+  if (end.ran) {
+    e.attempts += 1;
+    e.handler_time += end.duration;
+    if (!end.error.empty() || end.category != Category::kNone) {
+      e.last_error = end.error;
+      e.last_category = end.category;
+    }
+  }
+  Changed();
+  return e;
+}
+
+Status StdioQueue::FinishDone(const AttemptEnd& end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<StdioEntry> e = Take(end);
+  if (!e.ok()) return e.status();
+  done_keys_.insert(e->key);
+  WriteResult(*e, "done", nullptr);
+  Release(e->key, Holder(*e));
+  return Status::Ok();
+}
+
+Status StdioQueue::FinishRetry(const AttemptEnd& end, const std::string& next_raw, UnixMillis due) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<StdioEntry> e = Take(end);
+  if (!e.ok()) return e.status();
+  e->raw = next_raw;
+  // The key stays held: an event of the same key keeps waiting for this one's outcome.
+  const std::int64_t wait = std::max<std::int64_t>(0, due - options_.clock->WallNow());
+  retries_.emplace(options_.clock->SteadyMillis() + wait, std::move(*e));
+  return Status::Ok();
+}
+
+Status StdioQueue::FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<StdioEntry> e = Take(end);
+  if (!e.ok()) return e.status();
+  if (end.event_id.empty()) {  // not an event: named by its line
+    RejectLine(*e, reason, end.error, raw);
+    return Status::Ok();
+  }
+  if (!end.ran) {
+    e->last_error = end.error;
+    e->last_category = end.category;
+  }
+  DeadLetterEntry(*e, reason, raw);
+  WriteResult(*e, "failed", &reason);
+  Release(e->key, Holder(*e));
+  return Status::Ok();
+}
+
+Status StdioQueue::FinishDuplicate(const AttemptEnd& end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Result<StdioEntry> e = Take(end);
+  if (!e.ok()) return e.status();
+  WriteResult(*e, "duplicate", nullptr);
+  return Status::Ok();
+}
+
+Status StdioQueue::Defer(const Delivery& delivery) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = out_.find(delivery.id);
+  if (it == out_.end()) return Status::Internal("stdio: no entry " + delivery.id);
+  StdioEntry e = std::move(it->second);
+  out_.erase(it);
+  e.raw = delivery.raw;
+  // Released meanwhile: no reason to wait.
+  if (held_.count(e.key) == 0 || done_keys_.count(e.key) > 0) {
+    ready_.push_back(std::move(e));
+  } else {
+    parked_[e.key].push_back(std::move(e));
+  }
+  Changed();
+  return Status::Ok();
+}
+
+Status StdioQueue::Abandon(const AttemptEnd& end) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = out_.find(end.delivery_id);
+  if (it == out_.end()) return Status::Internal("stdio: no entry " + end.delivery_id);
+  StdioEntry& e = it->second;
+  // It stays handed out: EndRun records it as interrupted, with the attempt it had.
+  if (end.ran) {
+    e.attempts += 1;
+    e.handler_time += end.duration;
+    e.last_error = end.error;
+    e.last_category = end.category;
+  }
+  Release(e.key, Holder(e));
+  return Status::Ok();
+}
+
+}  // namespace evt

@@ -1,0 +1,158 @@
+// PRIVATE: the state of one RunWorker call (worker.h), shared by its threads: N handler
+// threads, each with its own QueueSession, each looping "take one entry (own pending,
+// claimed or new) → lease → run → decide → journal → commit"; one housekeeping thread
+// (worker_housekeeping.h); and the calling thread, which only watches for the stop signal
+// and enforces the grace period. A thread owns its delivery from receipt to commit.
+// What threads share: counters, the stop flags, the outcome journal (when the queue needs
+// one), the leases held (renewed by the housekeeper), the commits waiting (which go before
+// any new read), and the ids in flight (so a pending entry is never handed out twice).
+//
+// The code is split by step: run_worker.cc (start, stop, end), worker_thread.cc (a handler
+// thread and its reads), worker_resume.cc (journals of stopped workers, own pending
+// entries), worker_attempt.cc (one delivery), worker_commit.cc (ending an attempt).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "evt/worker.h"
+#include "evt/worker_rules.h"
+#include "worker/outcome_journal.h"
+#include "worker/worker_housekeeping.h"
+
+namespace evt {
+
+struct AtomicStats {
+  std::atomic<std::uint64_t> events{0}, attempts{0}, done{0}, retries{0}, failed{0}, invalid{0},
+      duplicate{0}, deferred{0}, claimed{0}, abandoned{0}, resumed{0}, replayed{0},
+      left_in_journal{0};
+  void CopyTo(WorkerStats* s) const;
+};
+
+class WorkerLoop {
+ public:
+  WorkerLoop(Queue& queue, Handler& handler, const WorkerOptions& o, WorkerObserver& observer)
+      : queue_(queue),
+        handler_(handler),
+        options_(o),
+        observer_(observer),
+        consumer_(queue.consumer()) {
+    rules_.retry = o.retry;
+    rules_.busy_retry_max = o.busy_retry_max;
+  }
+
+  Status Run(WorkerStats* stats);
+
+ private:
+  // run_worker.cc
+  Status OpenJournal();
+  Status CheckStore();
+  void WatchUntilDone();
+  void BeginStop(const char* why);
+  Status EndRun(WorkerStats* stats);
+  void Fatal(const Status& s);
+  LoopHealth Health() const;
+  bool Stopping() const { return stopping_.load(); }
+
+  // worker_thread.cc
+  void HandlerThread(int index);
+  bool WaitRecovered(int index, QueueSession& session);
+  Status ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed);
+  void GroupLost(const Status& s);
+  bool ClaimDue();
+
+  // worker_resume.cc
+  void Replay(QueueSession& session);
+  void ReplayJournal(QueueSession& session, OutcomeJournal& journal);
+  Status TakeOwnPending(QueueSession& session, std::vector<Delivery>* got);
+  Status ScanOwnPending(QueueSession& session, std::vector<Delivery>* found);
+  bool BeginRead();
+  void EndRead(std::vector<Delivery>* got);
+  void EntryDone(const std::string& id);
+
+  // worker_attempt.cc
+  void Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng);
+  bool StartLease(QueueSession& session, AttemptEnd& end, Lease* lease);
+  HandlerResult RunHandler(const Event& ev, AttemptEnd& end);
+  void DeadLetter(QueueSession& session, DeadReason reason, JournalRecord record,
+                  const Delivery& d);
+  void Act(QueueSession& session, const Decision& decision, AttemptEnd& end, const Event* ev,
+           const Delivery& d);
+
+  // worker_commit.cc
+  void Commit(QueueSession& session, const AttemptEnd& end, Disposition what, DeadReason reason,
+              const std::function<Status()>& op);
+  void CommitOutcome(QueueSession& session, JournalRecord record);
+  Status CommitStubborn(const JournalRecord& record, Status s,
+                        const std::function<Status()>& attempt);
+  void CommitFailed(const JournalRecord& record, bool journaled, const Status& s);
+  Status CommitRecord(QueueSession& session, const JournalRecord& r);
+  void Ended(const JournalRecord& record);
+  void KeyWaiting(const std::string& key, int delta);
+  void CommitStalled(int delta);
+  void WaitForCommits();
+  Status WaitForKey(const std::string& key);
+
+  void Note(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {}) {
+    observer_.OnNotice(level, msg, nullptr, fields);
+  }
+  void NoteEvent(LogLevel level, std::string_view msg, const AttemptEnd& end,
+                 std::initializer_list<LogField> fields = {}) {
+    observer_.OnNotice(level, msg, &end, fields);
+  }
+
+  Queue& queue_;
+  Handler& handler_;
+  const WorkerOptions& options_;
+  WorkerObserver& observer_;
+  RuleOptions rules_;
+  const std::string consumer_;
+  Cancellation cancel_;
+  AtomicStats stats_;
+  std::atomic<bool> stopping_{false};    // read nothing more
+  std::atomic<bool> grace_over_{false};  // stop handlers, give up commits
+  std::atomic<bool> drained_{false};     // the queue has nothing more, ever
+  std::atomic<bool> fatal_seen_{false};  // Fatal() was called: read nothing more
+  std::atomic<int> in_flight_{0};
+  std::atomic<int> threads_left_{0};
+  std::atomic<std::int64_t> next_claim_ms_{0};
+  std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged
+  mutable std::mutex mu_;
+  Status fatal_;
+
+  // The outcome journal (outcome_journal.h) of this process, when the queue needs one, and
+  // the journals of stopped workers adopted at start.
+  std::string state_dir_;
+  std::unique_ptr<OutcomeJournal> journal_;
+  std::vector<std::unique_ptr<OutcomeJournal>> adopted_;
+  HeldLeases leases_;
+  std::atomic<bool> recovered_{false};  // the adopted journals were replayed
+  // Outcomes waiting to be committed: their keys are not started again, and while one of
+  // them has found the store unreachable (stalled) no thread reads new work; keys_cv_
+  // says when one is through.
+  std::atomic<int> commits_stalled_{0};
+  std::atomic<int> commits_waiting_{0};
+  std::mutex keys_mu_;
+  std::condition_variable keys_cv_;
+  std::multiset<std::string> keys_waiting_;
+  // Entries handed to threads: ids in flight, this consumer's own pending entries not yet
+  // taken up, and the scan for them (at start and after the store was unreachable or the
+  // group was re-created). Reads of new entries and the scan never overlap (reading_).
+  std::mutex own_mu_;
+  std::condition_variable own_cv_;
+  std::multiset<std::string> in_flight_ids_;  // an id held back for good is in twice
+  std::set<std::string> done_while_scanning_;
+  std::deque<Delivery> own_pending_;
+  bool scan_needed_ = true;
+  bool scanning_ = false;
+  int reading_ = 0;
+};
+
+}  // namespace evt
