@@ -199,3 +199,19 @@ TEST_CASE("without a target and without --to - there is nothing to replay into",
   evt::ReplayOptions o;
   CHECK(Replay(q, nullptr, o, clock).status.kind() == evt::Status::Kind::kUsage);
 }
+
+TEST_CASE("from the stream, each event is replayed once: not its retries nor earlier replays",
+          "[replay]") {
+  evt::testing::FakeClock clock;
+  FakeAdmin q;
+  q.history.push_back({"1-0", evt::Json{{"event_id", "e1"}, {"event_type", "a.b"}}, ""});
+  q.history.push_back(
+      {"2-0", evt::Json{{"event_id", "e1"}, {"event_type", "a.b"}, {"retry_count", 1}}, ""});
+  q.history.push_back({"3-0", evt::Json{{"event_id", "e2"}, {"event_type", "a.b"}}, ""});
+  evt::ReplayOptions o;
+  o.source = evt::ReplayOptions::Source::kStream;
+  Run r = Replay(q, &q, o, clock);
+  REQUIRE(r.status.ok());
+  CHECK(r.summary.replayed == 2);
+  CHECK(r.out == "e1\ne2\n");
+}

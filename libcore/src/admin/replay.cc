@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include "evt/log.h"
 #include "evt/ndjson.h"
@@ -32,24 +33,31 @@ struct Record {
   Json event;  // null: not an event
 };
 
+std::string Text(const Json& j, const char* name) {
+  auto it = j.is_object() ? j.find(name) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 Result<std::vector<Record>> Select(QueueAdmin& source, const RecordFilter& filter,
                                    const ReplayOptions& o) {
   std::vector<Record> out;
   if (o.source == ReplayOptions::Source::kStream) {
+    // The stream holds an event again for each retry and each earlier replay: one copy of
+    // each event_id (its first) is what a replay of history means.
     Result<std::vector<HistoryRecord>> h = source.ReadHistory(filter);
     if (!h.ok()) return h.status();
-    for (HistoryRecord& r : *h) out.push_back({r.id, std::move(r.event)});
+    std::set<std::string> seen;
+    for (HistoryRecord& r : *h) {
+      const std::string id = Text(r.event, "event_id");
+      if (!id.empty() && !seen.insert(id).second) continue;
+      out.push_back({r.id, std::move(r.event)});
+    }
     return out;
   }
   Result<std::vector<DeadLetterRecord>> d = source.ListDeadLetters(filter);
   if (!d.ok()) return d.status();
   for (DeadLetterRecord& r : *d) out.push_back({r.id, std::move(r.letter.event)});
   return out;
-}
-
-std::string Text(const Json& j, const char* name) {
-  auto it = j.is_object() ? j.find(name) : j.end();
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 // Rewrites every record and sorts out what to do with each; needs the done keys.
