@@ -5,9 +5,10 @@ source "$(dirname "$0")/lib.sh"
 
 MAN="$SOURCE_DIR/man"
 COMP="$SOURCE_DIR/completions"
-TOOLS=(evt-emit evt-work)
+TOOLS=(evt-emit evt-work evt-dlq evt-replay)
 
-for f in "$MAN/evt-emit.1" "$MAN/evt-work.1" "$MAN/evt.7" "$COMP/evt.bash" "$COMP/_evt" \
+for f in "$MAN/evt-emit.1" "$MAN/evt-work.1" "$MAN/evt-dlq.1" "$MAN/evt-replay.1" "$MAN/evt.7" \
+  "$COMP/evt.bash" "$COMP/_evt" \
   "$COMP/evt.fish"; do
   [[ -s $f ]] && pass "exists: ${f#"$SOURCE_DIR"/}" || fail "missing or empty: $f"
 done
@@ -148,7 +149,7 @@ done
 expect_eq "evt-work.1 ENVIRONMENT names the handler's variables" "" "${missing[*]-}"
 
 # Every man page has the sections a reader looks for.
-for page in evt-emit.1 evt-work.1; do
+for page in evt-emit.1 evt-work.1 evt-dlq.1 evt-replay.1; do
   for name in NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT "EXIT STATUS" EXAMPLES "SEE ALSO"; do
     grep -qE "^\.SH \"?$name\"?\$" "$MAN/$page" || fail "$page: no section $name"
   done
@@ -182,10 +183,10 @@ out=$(bash -n "$COMP/evt.bash" 2>&1)
 rc=$?
 set -e
 expect_eq "bash -n completions/evt.bash" "0 " "$rc $out"
-for name in evt-emit evt-work; do
+for name in "${TOOLS[@]}"; do
   cp "$COMP/evt.bash" "$TMP/$name"
   set +e
-  out=$(bash -c 'source "$1" && complete -p evt-emit evt-work' _ "$TMP/$name" 2>&1)
+  out=$(bash -c 'source "$1" && complete -p "${@:2}"' _ "$TMP/$name" "${TOOLS[@]}" 2>&1)
   rc=$?
   set -e
   expect_eq "installed as $name: complete -p exits 0" 0 "$rc"
@@ -193,6 +194,10 @@ for name in evt-emit evt-work; do
     fail "installed as $name: evt-emit not registered: $out"
   grep -q -- '-F _evt_work evt-work$' <<<"$out" && pass "installed as $name: evt-work registered" ||
     fail "installed as $name: evt-work not registered: $out"
+  for tool in evt-dlq evt-replay; do
+    grep -q -- "-F _${tool//-/_} $tool\$" <<<"$out" && pass "installed as $name: $tool registered" ||
+      fail "installed as $name: $tool not registered: $out"
+  done
 done
 
 # bash: option values and files.
@@ -211,6 +216,12 @@ expect_eq "bash: no options after --" "" "$(bash_values 'evt-work -- ./h --ti' _
 expect_eq "bash: --broker values" "- redis:// redis://127.0.0.1:6379 unix://" \
   "$(bash_values 'evt-work --broker ' _evt_work)"
 expect_eq "bash: --broker=u" "unix://" "$(bash_values 'evt-emit --broker=u' _evt_emit)"
+expect_eq "bash: evt-dlq commands" "export list purge show stats" "$(bash_values 'evt-dlq ' _evt_dlq)"
+expect_eq "bash: evt-dlq --category values" "auth crash data dependency internal network timeout" \
+  "$(bash_values 'evt-dlq list --category ' _evt_dlq)"
+expect_eq "bash: evt-replay --from-file FILE" "dead.ndjson" \
+  "$(bash_values 'evt-replay --from-file dea' _evt_replay)"
+expect_eq "bash: evt-replay --to" "-" "$(bash_values 'evt-replay --to ' _evt_replay)"
 
 # zsh and fish, where installed: the files parse, and fish offers what it declares.
 if command -v zsh >/dev/null; then
@@ -248,8 +259,8 @@ if [[ -n ${EVT_BUILD_DIR-} ]]; then
   set -e
   expect_eq "cmake --install --prefix exits 0" 0 "$rc"
   ((rc == 0)) || echo "$out" >&2
-  for f in bash-completion/completions/evt-emit bash-completion/completions/evt-work \
-    fish/vendor_completions.d/evt-emit.fish fish/vendor_completions.d/evt-work.fish; do
+  for f in bash-completion/completions/{evt-emit,evt-work,evt-dlq,evt-replay} \
+    fish/vendor_completions.d/{evt-emit,evt-work,evt-dlq,evt-replay}.fish; do
     [[ -s $inst/share/$f ]] && pass "installed: share/$f" || fail "not installed: share/$f"
   done
   mapfile -t zsh_files < <(ls "$inst"/share/zsh/{vendor-completions,site-functions}/_evt 2>/dev/null)
