@@ -15,7 +15,9 @@ deb=$(ls "$TMP"/pkg/evt_*.deb 2>/dev/null | head -1)
 [[ -n "$deb" ]] && pass "cpack built $(basename "$deb")" || { fail "no .deb"; finish; }
 
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' > "$TMP/contents"
-for path in /usr/bin/evt-emit /usr/bin/evt-work \
+for path in /usr/bin/evt-emit /usr/bin/evt-work /usr/bin/evt-dlq /usr/bin/evt-replay \
+  /usr/share/man/man1/evt-dlq.1.gz /usr/share/man/man1/evt-replay.1.gz \
+  /usr/share/bash-completion/completions/evt-dlq /usr/share/bash-completion/completions/evt-replay \
   /usr/share/man/man1/evt-emit.1.gz /usr/share/man/man1/evt-work.1.gz /usr/share/man/man7/evt.7.gz \
   /usr/share/bash-completion/completions/evt-emit /usr/share/bash-completion/completions/evt-work \
   /usr/lib/systemd/system/evt-work@.service /usr/share/evt/event-v1.schema.json \
@@ -43,7 +45,7 @@ fi
 root="$TMP/root"
 mkdir -p "$root"
 dpkg-deb -x "$deb" "$root"
-for cmd in evt-emit evt-work; do
+for cmd in evt-emit evt-work evt-dlq evt-replay; do
   if "$root/usr/bin/$cmd" --version > "$TMP/v" 2>&1; then
     expect_contains "$cmd --version from the package" "0.1.0" "$TMP/v"
   else
