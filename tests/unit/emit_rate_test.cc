@@ -17,7 +17,7 @@ struct Seen {
 
 }  // namespace
 
-TEST_CASE("--rate paces the events of --stdin and tells the sink when a pause comes",
+TEST_CASE("pacing: --rate paces the events of --stdin and tells the sink when a pause comes",
           "[emit][rate]") {
   evt::testing::FakeClock clock;
   evt::EmitOptions o;
@@ -59,7 +59,7 @@ TEST_CASE("without --rate the sink is unchanged", "[emit][rate]") {
   CHECK(calls == 1);
 }
 
-TEST_CASE("--rate and --burst are checked", "[emit][rate]") {
+TEST_CASE("pacing: --rate and --burst are checked", "[emit][rate]") {
   evt::EmitOptions o;
   CHECK(evt::ValidateEmitRate(o).ok());
   o.rate = 5;

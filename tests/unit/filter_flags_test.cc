@@ -2,7 +2,7 @@
 
 #include "evt/dlq.h"
 
-TEST_CASE("--since and --until read RFC 3339 times or durations ago", "[admin]") {
+TEST_CASE("filters: --since and --until read RFC 3339 times or durations ago", "[admin]") {
   evt::FilterFlags flags;
   flags.since = "4h";
   flags.until = "2026-02-27T04:55:00Z";

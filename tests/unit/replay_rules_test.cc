@@ -19,11 +19,11 @@ TEST_CASE("a replayed copy starts with no retries and carries the replay id", "[
   CHECK(ev->doc["payload"]["x"] == 1);
 }
 
-TEST_CASE("--keep-retries keeps retry_count", "[replay]") {
+TEST_CASE("replay: --keep-retries keeps retry_count", "[replay]") {
   CHECK(evt::RewriteForReplay(kEvent, {"rpl_1", true, false})->retry_count() == 5);
 }
 
-TEST_CASE("--force on a done key derives KEY#replay-REPLAYID", "[replay]") {
+TEST_CASE("replay: --force on a done key derives KEY#replay-REPLAYID", "[replay]") {
   evt::Result<evt::Event> ev = evt::RewriteForReplay(kEvent, {"rpl_9", false, true});
   REQUIRE(ev.ok());
   CHECK(ev->idempotency_key() == "k-1#replay-rpl_9");

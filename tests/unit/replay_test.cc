@@ -65,7 +65,7 @@ TEST_CASE("dead letters go back to their queue with retries reset; done keys are
   CHECK(q.audit[0].target == "queue:default");
 }
 
-TEST_CASE("--force replays done keys under a derived key", "[replay]") {
+TEST_CASE("replay: --force replays done keys under a derived key", "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
   q.AddDead("a.b");
@@ -84,7 +84,7 @@ TEST_CASE("--force replays done keys under a derived key", "[replay]") {
   CHECK(q.audit.at(0).note == "--force");
 }
 
-TEST_CASE("--dry-run lists the plan, marks done keys and changes nothing", "[replay]") {
+TEST_CASE("replay: --dry-run lists the plan, marks done keys and changes nothing", "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
   q.AddDead("a.b");
@@ -103,7 +103,8 @@ TEST_CASE("--dry-run lists the plan, marks done keys and changes nothing", "[rep
   CHECK(q.audit.empty());
 }
 
-TEST_CASE("--keep copies and leaves the dead letters; --keep-retries keeps the count", "[replay]") {
+TEST_CASE("replay: --keep copies and leaves the dead letters; --keep-retries keeps the count",
+          "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
   q.AddDead("a.b", 4);
@@ -119,7 +120,7 @@ TEST_CASE("--keep copies and leaves the dead letters; --keep-retries keeps the c
   CHECK(Parsed(q.moved_to[0].second)["retry_count"] == 4);
 }
 
-TEST_CASE("--to - writes the events to stdout and leaves the dead letters", "[replay]") {
+TEST_CASE("replay: --to - writes the events to stdout and leaves the dead letters", "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
   q.AddDead("a.b");
@@ -138,7 +139,7 @@ TEST_CASE("--to - writes the events to stdout and leaves the dead letters", "[re
   CHECK(q.audit.at(0).target == "stdout");
 }
 
-TEST_CASE("--rate paces the writes on the clock", "[replay][rate]") {
+TEST_CASE("replay: --rate paces the writes on the clock", "[replay][rate]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
   for (int i = 0; i < 5; ++i) q.AddDead("a.b");
