@@ -132,4 +132,13 @@ expect_eq "missing file: exit 66" 66 "$rc"
 set +e; evt-replay --from-file "$TMP/dlq.ndjson" 2> "$TMP/err"; rc=$?; set -e
 expect_eq "from-file without a target: exit 64" 64 "$rc"
 
+set +e; evt-replay "${B[@]}" --to-queue 'bad{name}' 2> "$TMP/err"; rc=$?; set -e
+expect_eq "a bad --to-queue: exit 64" 64 "$rc"
+expect_contains "a bad --to-queue: named" "--to-queue" "$TMP/err"
+set +e; evt-replay "${B[@]}" --from-stream --category data 2> "$TMP/err"; rc=$?; set -e
+expect_eq "--category with --from-stream: exit 64" 64 "$rc"
+set +e; evt-dlq "${B[@]}" list --category nope 2> "$TMP/err"; rc=$?; set -e
+expect_eq "an unknown --category: exit 64" 64 "$rc"
+expect_contains "an unknown --category: the names it takes" "dependency" "$TMP/err"
+
 finish

@@ -21,6 +21,11 @@ Status CheckCombination(const BrokerConfig& broker, const ReplayCommand& c) {
     return Status::Usage(
         "--to - and --to-queue exclude "
         "each other");
+  if (!o.to_queue.empty()) {
+    if (Status s = ValidateQueueName(o.to_queue); !s.ok()) {
+      return Status::Usage("--to-queue: " + s.message());
+    }
+  }
   if (o.keep && o.source != ReplayOptions::Source::kDeadLetters) {
     return Status::Usage("--keep applies to --from-dlq only (other sources are never changed)");
   }
