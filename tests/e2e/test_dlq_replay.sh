@@ -63,6 +63,8 @@ expect_eq "replay: the ids on stdout" 49 "$(count_lines "$TMP/replayed")"
 expect_contains "replay: summary line" "replayed 49, skipped 1, failed 0, replay id rpl_" "$TMP/replay.err"
 ((ms >= 400)) && pass "--rate 100/s paced 49 writes ($ms ms)" || fail "--rate 100/s took only $ms ms"
 rid=$(grep -o 'rpl_[0-9A-Z]*' "$TMP/replay.err")
+expect_eq "no progress display when stderr is not a terminal" 0 "$(grep -c $'\r' "$TMP/replay.err" || true)"
+
 expect_eq "left in the DLQ: the done key and mail.send" 2 "$(redis_cli XLEN "$DLQ")"
 evt-replay "${B[@]}" --from-stream --type 'billing.*' --since 1h --dry-run 2> /dev/null |
   wc -l > "$TMP/hist" || true
@@ -92,6 +94,17 @@ evt-replay "${B[@]}" --force --type 'billing.*' > /dev/null 2> "$TMP/force.err"
 expect_contains "force: summary names the derived key" "1 done key(s) run again as KEY#replay-rpl_" "$TMP/force.err"
 expect_eq "force: the copy's key" 1 \
   "$(redis_cli XRANGE 'evt:{default}:stream' - + | grep -c '"idempotency_key":"inv-7#replay-rpl_' || true)"
+
+# --- On a terminal, a paced replay shows its progress on stderr (script(1) gives a pty). ---
+for i in 1 2 3 4 5 6; do
+  printf '{"event_type":"tty.check","event_id":"tty%s"}\n' "$i"
+done > "$TMP/tty.ndjson"
+timeout 20 script -qec "evt-replay --broker $REDIS_URL --queue tty --from-file $TMP/tty.ndjson --rate 10/s > /dev/null" \
+  "$TMP/tty.typescript" < /dev/null > /dev/null 2>&1 || true
+grep -qE 'replayed [1-5]/6  [-0-9.]+/s  [0-9]+s left' "$TMP/tty.typescript" &&
+  pass "progress on a terminal: count, rate, time left" ||
+  fail "no progress on a terminal: $(cat -v "$TMP/tty.typescript")"
+expect_eq "the paced replay went through" 6 "$(redis_cli XLEN 'evt:{tty}:stream')"
 
 # --- Purge: refused without --yes and no terminal; then with --yes, audited. ---
 set +e; evt-dlq "${B[@]}" purge < /dev/null > /dev/null 2> "$TMP/purge.err"; rc=$?; set -e

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -138,11 +139,13 @@ Status PrintPlan(const std::vector<Planned>& plan, const std::string& replay_id,
   return Status::Ok();
 }
 
-// "  120/500  50.0/s  8s left" on stderr, redrawn in place at most 4 times a second.
+// "  replayed 120/500  50.0/s  8s left" on stderr, redrawn in place at most 4 times a
+// second. The rate shown is the one measured (after a second); the time left counts on the
+// --rate asked for, when there is one.
 class Progress {
  public:
-  Progress(bool on, Clock& clock, std::int64_t total)
-      : on_(on), clock_(clock), total_(total), start_(clock.SteadyMillis()) {}
+  Progress(bool on, Clock& clock, std::int64_t total, double rate)
+      : on_(on), clock_(clock), total_(total), rate_(rate), start_(clock.SteadyMillis()) {}
   ~Progress() { Clear(); }
 
   void Update(std::int64_t done) {
@@ -151,17 +154,17 @@ class Progress {
     if (drawn_ && now - last_ < 250 && done < total_) return;
     last_ = now;
     drawn_ = true;
-    const double secs = std::max<double>(0.001, (now - start_) / 1000.0);
-    const double rate = done / secs;
-    char line[160];
-    std::snprintf(
-        line, sizeof line, "\r  replayed %lld/%lld  %.1f/s  %s left\033[K",
-        static_cast<long long>(done), static_cast<long long>(total_), rate,
-        rate > 0 ? FormatDuration(
-                       Millis(static_cast<long long>((total_ - done) / rate * 1000) / 1000 * 1000))
-                       .c_str()
-                 : "?");
-    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line, std::strlen(line));
+    const double secs = (now - start_) / 1000.0;
+    const double measured = secs >= 1.0 ? done / secs : 0.0;
+    const double pace = rate_ > 0 ? rate_ : measured;
+    std::string rate = measured > 0 ? Fixed1(measured) + "/s" : "-/s";
+    std::string left =
+        pace > 0
+            ? std::to_string(static_cast<long long>(std::ceil((total_ - done) / pace))) + "s left"
+            : "";
+    std::string line = "\r  replayed " + std::to_string(done) + "/" + std::to_string(total_) +
+                       "  " + rate + "  " + left + "\033[K";
+    [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
   }
   void Clear() {
     if (!drawn_) return;
@@ -170,9 +173,16 @@ class Progress {
   }
 
  private:
+  static std::string Fixed1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+  }
+
   bool on_;
   Clock& clock_;
   std::int64_t total_;
+  double rate_;
   std::int64_t start_;
   std::int64_t last_ = 0;
   bool drawn_ = false;
@@ -223,7 +233,7 @@ Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned
   if (o.rate > 0) bucket = std::make_unique<TokenBucket>(clock, o.rate, 1.0);
   const std::string to_queue = o.to_queue.empty() ? o.source_queue : o.to_queue;
   LineWriter out(out_fd);
-  Progress progress(o.progress, clock, todo);
+  Progress progress(o.progress, clock, todo, o.rate);
   for (const Planned& p : plan) {
     if (p.what != Planned::kReplay && p.what != Planned::kForce) continue;
     if (bucket && bucket->Empty()) {
