@@ -1,6 +1,6 @@
-# bash completion for evt-emit, evt-work and evt-status         -*- shell-script -*-
-# One file for both commands: it is installed as .../completions/evt-emit and
-# .../completions/evt-work, and whichever name bash-completion loads registers both.
+# bash completion for evt-emit, evt-work, evt-status, evt-dlq and evt-replay  -*- shell-script -*-
+# One file for all commands: it is installed as .../completions/<command> for each, and
+# whichever name bash-completion loads registers them all.
 # Needs nothing from the bash-completion package.
 
 # _evt_words: reads the line up to the cursor and sets
@@ -94,13 +94,13 @@ _evt_emit() {
     --on-full) COMPREPLY=($(compgen -W 'wait fail' -- "$cur")) ;;
     --spool) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
     -t | --type | -s | --source | -k | --key | --id | --correlation-id | -f | --field | \
-      --delay | --at | --max-depth | --wait-timeout | --group) ;;
+      --delay | --at | --max-depth | --wait-timeout | --group | --rate | --burst) ;;
     *)
       if ! _evt_common "$prev" && [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
           --redis-password-file --max-event-bytes --log-format --log-level -v --verbose -t --type -s --source -k --key --id --correlation-id
           -p --payload -f --field --stdin --format --delay --at --max-depth --on-full
-          --wait-timeout --spool --group' -- "$cur"))
+          --wait-timeout --spool --group --rate --burst' -- "$cur"))
       fi ;;
   esac
   _evt_reply
@@ -170,6 +170,67 @@ _evt_status() {
   return 0
 }
 
+# _evt_filter PREV: the values of the filter options of evt-dlq and evt-replay. Returns 0
+# when PREV is one of them (COMPREPLY set), 1 otherwise.
+_evt_filter() {
+  case $1 in
+    --category)
+      COMPREPLY=($(compgen -W 'data auth network dependency timeout crash internal' -- "$cur")) ;;
+    --reason)
+      COMPREPLY=($(compgen -W 'permanent retries_exhausted poison invalid interrupted' -- "$cur")) ;;
+    --type | --since | --until | --limit | --id) ;;
+    *) return 1 ;;
+  esac
+  return 0
+}
+
+_evt_common_words='-h --help --version --broker -q --queue --namespace --redis-password-file
+  --max-event-bytes --log-format --log-level -v --verbose'
+_evt_filter_words='--type --since --until --category --reason --limit'
+
+_evt_dlq() {
+  local cur prev _evt_pre _evt_cut _evt_nwords _evt_after_dd w sub=
+  COMPREPLY=()
+  _evt_words
+  for w in ${COMP_LINE:0:COMP_POINT}; do
+    case $w in list | show | stats | export | purge) sub=$w ;; esac
+  done
+  case $prev in
+    --file) _evt_files '' ;;
+    *)
+      if ! _evt_common "$prev" && ! _evt_filter "$prev"; then
+        if [[ $cur == -* ]]; then
+          COMPREPLY=($(compgen -W "$_evt_common_words $_evt_filter_words --file -y --yes" -- "$cur"))
+        elif [[ -z $sub ]]; then
+          COMPREPLY=($(compgen -W 'list show stats export purge' -- "$cur"))
+        fi
+      fi ;;
+  esac
+  _evt_reply
+  return 0
+}
+
+_evt_replay() {
+  local cur prev _evt_pre _evt_cut _evt_nwords _evt_after_dd
+  COMPREPLY=()
+  _evt_words
+  case $prev in
+    --from-file) _evt_files '' ;;
+    --to) COMPREPLY=($(compgen -W '-' -- "$cur")) ;;
+    --to-queue | --rate) ;;
+    *)
+      if ! _evt_common "$prev" && ! _evt_filter "$prev" && [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$_evt_common_words $_evt_filter_words --from-dlq --from-stream
+          --from-file --id --to-queue --to -n --dry-run --rate --keep-retries --force
+          --keep" -- "$cur"))
+      fi ;;
+  esac
+  _evt_reply
+  return 0
+}
+
 complete -F _evt_emit evt-emit
 complete -F _evt_work evt-work
 complete -F _evt_status evt-status
+complete -F _evt_dlq evt-dlq
+complete -F _evt_replay evt-replay

@@ -1,6 +1,6 @@
-# fish completion for evt-emit, evt-work and evt-status.
-# Installed as evt-emit.fish and evt-work.fish (fish loads <command>.fish): each copy
-# defines both commands; fish merges what a second copy repeats.
+# fish completion for evt-emit, evt-work, evt-status, evt-dlq and evt-replay.
+# Installed as <command>.fish for each (fish loads <command>.fish): each copy defines all
+# commands; fish merges what a second copy repeats.
 
 # --broker: - (NDJSON on stdin/stdout), a Redis URL, or the start of one.
 function __evt_broker
@@ -11,7 +11,7 @@ function __evt_broker
 end
 
 # Options every evt command has.
-for cmd in evt-emit evt-work evt-status
+for cmd in evt-emit evt-work evt-status evt-dlq evt-replay
     complete -c $cmd -s h -l help -d 'Print the options and exit'
     complete -c $cmd -l version -d 'Print the version and exit'
     complete -c $cmd -l broker -x -a '(__evt_broker)' -d 'Where events go and come from'
@@ -52,6 +52,8 @@ complete -c evt-emit -l on-full -x -a 'wait fail' -d 'When the queue is at --max
 complete -c evt-emit -l wait-timeout -x -d 'How long --on-full wait (and a Redis outage) may last'
 complete -c evt-emit -l spool -x -a '(__fish_complete_directories)' -d 'Spool events to DIR while Redis is unreachable'
 complete -c evt-emit -l group -x -d 'Consumer group whose backlog --max-depth counts'
+complete -c evt-emit -l rate -x -d 'Pace --stdin: N/s, N/m or N/h'
+complete -c evt-emit -l burst -x -d 'With --rate: events that may go at once after a pause'
 
 # evt-work: options until "--", then the handler command and its arguments.
 function __evt_work_dashdash
@@ -116,3 +118,38 @@ complete -c evt-status -l max-lag-warn -x -d '--check: WARNING above this group 
 complete -c evt-status -l min-consumers -x -d '--check: CRITICAL below this many live consumers'
 complete -c evt-status -l min-consumers-warn -x -d '--check: WARNING below this many live consumers'
 complete -c evt-status -f
+# evt-dlq and evt-replay: the same filters, written out for each command.
+set -l __evt_categories 'data auth network dependency timeout crash internal'
+set -l __evt_reasons 'permanent retries_exhausted poison invalid interrupted'
+complete -c evt-dlq -l type -x -d 'Only events whose event_type matches this glob'
+complete -c evt-dlq -l since -x -d 'Only records from this time: RFC 3339 or a duration ago'
+complete -c evt-dlq -l until -x -d 'Only records before this time'
+complete -c evt-dlq -l category -x -a "$__evt_categories" -d 'Only this failure category'
+complete -c evt-dlq -l reason -x -a "$__evt_reasons" -d 'Only this reason'
+complete -c evt-dlq -l limit -x -d 'At most this many records, oldest first'
+complete -c evt-dlq -l file -r -F -d 'Read a dead-letter file instead of a broker'
+complete -c evt-dlq -s y -l yes -d 'purge: do not ask'
+complete -c evt-dlq -f -n '__fish_use_subcommand' -a list -d 'One line per dead letter'
+complete -c evt-dlq -f -n '__fish_use_subcommand' -a show -d 'Everything about one dead letter'
+complete -c evt-dlq -f -n '__fish_use_subcommand' -a stats -d 'Counts by type, reason and category'
+complete -c evt-dlq -f -n '__fish_use_subcommand' -a export -d 'NDJSON records, as evt-work --dlq writes them'
+complete -c evt-dlq -f -n '__fish_use_subcommand' -a purge -d 'Delete the matching dead letters'
+
+complete -c evt-replay -l type -x -d 'Only events whose event_type matches this glob'
+complete -c evt-replay -l since -x -d 'Only records from this time: RFC 3339 or a duration ago'
+complete -c evt-replay -l until -x -d 'Only records before this time'
+complete -c evt-replay -l category -x -a "$__evt_categories" -d 'Only this failure category'
+complete -c evt-replay -l reason -x -a "$__evt_reasons" -d 'Only this reason'
+complete -c evt-replay -l limit -x -d 'At most this many records, oldest first'
+complete -c evt-replay -l from-dlq -d 'Replay dead letters (the default)'
+complete -c evt-replay -l from-stream -d 'Replay the retained stream history'
+complete -c evt-replay -l from-file -r -F -d 'Replay the events or records of FILE (- for stdin)'
+complete -c evt-replay -l id -x -d 'Only this dead letter id, stream id or event_id'
+complete -c evt-replay -l to-queue -x -d 'Target queue'
+complete -c evt-replay -l to -x -a '-' -d 'Write the events as NDJSON on stdout'
+complete -c evt-replay -s n -l dry-run -d 'Print what would be replayed, change nothing'
+complete -c evt-replay -l rate -x -d 'Pace the writes: N/s, N/m or N/h'
+complete -c evt-replay -l keep-retries -d 'Keep retry_count (default: reset to 0)'
+complete -c evt-replay -l force -d 'Run done keys again under a derived key'
+complete -c evt-replay -l keep -d 'Leave the dead letters in place'
+complete -c evt-replay -f

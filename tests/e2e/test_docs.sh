@@ -121,6 +121,12 @@ expect_eq "bash: no options after --" "" "$(bash_values 'evt-work -- ./h --ti' _
 expect_eq "bash: --broker values" "- redis:// redis://127.0.0.1:6379 unix://" \
   "$(bash_values 'evt-work --broker ' _evt_work)"
 expect_eq "bash: --broker=u" "unix://" "$(bash_values 'evt-emit --broker=u' _evt_emit)"
+expect_eq "bash: evt-dlq commands" "export list purge show stats" "$(bash_values 'evt-dlq ' _evt_dlq)"
+expect_eq "bash: evt-dlq --category values" "auth crash data dependency internal network timeout" \
+  "$(bash_values 'evt-dlq list --category ' _evt_dlq)"
+expect_eq "bash: evt-replay --from-file FILE" "dead.ndjson" \
+  "$(bash_values 'evt-replay --from-file dea' _evt_replay)"
+expect_eq "bash: evt-replay --to" "-" "$(bash_values 'evt-replay --to ' _evt_replay)"
 
 # zsh and fish, where installed: the files parse, and fish offers what it declares.
 if command -v zsh >/dev/null; then

@@ -6,12 +6,14 @@
 #include "evt/exit_code.h"
 #include "evt/log.h"
 #include "evt/ndjson.h"
+#include "evt/rate.h"
 
 int main(int argc, char** argv) {
   const std::string tool = "evt-emit";
   evt::CommonOptions common;
   evt::EmitOptions o;
   std::string format = "evt";
+  std::string rate;
 
   CLI::App app("Build, validate and publish events (evt contract v1).", tool);
   evt::SetUpApp(app, &common);
@@ -54,15 +56,27 @@ int main(int argc, char** argv) {
   app.add_option("--group", o.group, "Consumer group whose backlog --max-depth counts")
       ->envname("EVT_GROUP")
       ->capture_default_str();
+  app.add_option("--rate", rate, "Pace --stdin: N/s, N/m or N/h (default: unpaced)")
+      ->envname("EVT_RATE");
+  app.add_option("--burst", o.burst, "With --rate: events that may go at once after a pause")
+      ->envname("EVT_BURST")
+      ->capture_default_str();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
   evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
   o.max_event_bytes = common.max_event_bytes;
   o.format = *evt::ParseEventFormat(format);
+  if (!rate.empty()) {
+    evt::Result<double> r = evt::ParseRate(rate);
+    if (!r.ok())
+      return evt::ReportFatal(tool, evt::Status::Usage("--rate: " + r.status().message()));
+    o.rate = *r;
+  }
   if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_durable()); !s.ok()) {
     return evt::ReportFatal(tool, s);
   }
+  if (evt::Status s = evt::ValidateEmitRate(o); !s.ok()) return evt::ReportFatal(tool, s);
   if (broker->is_durable()) {
     evt::EmitStats stats;
     evt::Status s =

@@ -9,6 +9,7 @@
 #include "evt/broker.h"
 #include "evt/duration.h"
 #include "evt/publisher.h"
+#include "evt/queue_admin.h"
 #include "evt/status.h"
 
 namespace evt {
@@ -54,5 +55,12 @@ Result<std::unique_ptr<Queue>> OpenQueue(const BrokerConfig& broker, const Queue
 // REQUIRES: ns passed ValidateNamespace.
 Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker,
                                                       const std::string& ns);
+// The admin of evt-dlq and evt-replay (queue_admin.h): of the dead-letter file
+// `options.file` when it is set (`broker` is then not used), else of queue `options.queue`
+// on the durable broker `broker` (one connection attempt). NotFound for a missing file;
+// Unavailable or Config as OpenPublisher; Usage when neither a file nor a durable broker
+// is given. REQUIRES: ns and queue passed ValidateNamespace / ValidateQueueName.
+Result<std::unique_ptr<QueueAdmin>> OpenAdmin(const BrokerConfig& broker,
+                                              const AdminOptions& options);
 
 }  // namespace evt

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "evt/broker.h"
+#include "evt/clock.h"
 #include "evt/duration.h"
 #include "evt/event.h"
 #include "evt/status.h"
@@ -36,6 +37,9 @@ struct EmitOptions {
                                   // and of retrying through an outage
   std::string spool_dir;          // --spool, EVT_SPOOL: keep events here while the broker is down
   std::string group = "workers";  // --group, EVT_GROUP: consumer group whose backlog counts
+  // Pacing of --stdin (rate.h; emit_rate.cc).
+  double rate = 0;   // --rate, EVT_RATE: events per second (ParseRate); 0 = unpaced
+  double burst = 1;  // --burst, EVT_BURST: events that may go at once after an idle spell
 };
 
 // Checks option combinations (e.g. --type with --stdin, --delay with --at, --spool without
@@ -70,6 +74,15 @@ using EventSink = std::function<Status(Event event, std::uint64_t line, bool mor
 // InvalidArgument "N of M lines rejected" when some were, else OK.
 Status ReadEventStream(int in_fd, const EmitOptions& options, EmitStats* stats,
                        const EventSink& sink);
+
+// Checks --rate and --burst: they pace --stdin only, and burst is at least 1. Usage error.
+Status ValidateEmitRate(const EmitOptions& options);
+
+// `sink` paced to options.rate events a second (a TokenBucket on `clock` holding
+// options.burst): each event waits for its token, and reaches `sink` with more_ready false
+// when the next one will have to wait, so the sink flushes what it holds before the pause.
+// A stop signal during a wait gives TryAgain. Without a rate, `sink` itself.
+EventSink PacedSink(const EmitOptions& options, EventSink sink, Clock& clock = RealClock());
 
 // evt-emit with a durable broker: publishes the event of the flags (or, with --stdin, every
 // valid line of `in_fd`, pipelined in batches, input order kept) to the queue `queue` of

@@ -1,8 +1,10 @@
 // The backends behind the --broker URL: one case per kind of BrokerConfig.
 #include "evt/broker_factory.h"
 
+#include "admin/admin_file.h"
 #include "evt/inspector.h"
 #include "evt/queue.h"
+#include "redis/admin_redis.h"
 #include "redis/inspector_redis.h"
 #include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
@@ -73,6 +75,21 @@ Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker
       break;
   }
   return Status::Internal("OpenInspector: not a durable broker: " + broker.redacted);
+}
+
+Result<std::unique_ptr<QueueAdmin>> OpenAdmin(const BrokerConfig& broker,
+                                              const AdminOptions& options) {
+  if (!options.file.empty()) return OpenFileAdmin(options.file);
+  switch (broker.kind) {
+    case BrokerConfig::Kind::kRedisTcp:
+    case BrokerConfig::Kind::kRedisUnix:
+      return OpenRedisAdmin(broker, options);
+    case BrokerConfig::Kind::kStdio:
+      break;
+  }
+  return Status::Usage(
+      "no dead letters to read: give --broker URL, or --file FILE for a "
+      "dead-letter file written by evt-work --dlq");
 }
 
 }  // namespace evt

@@ -189,12 +189,14 @@ Status ReadEventStream(int in_fd, const EmitOptions& o, EmitStats* stats, const 
 
 Status EmitStream(int in_fd, int out_fd, const EmitOptions& o, EmitStats* stats) {
   LineWriter writer(out_fd);
-  Status read = ReadEventStream(in_fd, o, stats, [&](Event ev, std::uint64_t, bool) {
+  const EventSink write = [&](Event ev, std::uint64_t, bool more) {
     Status s = writer.WriteLine(Serialize(ev, o.format));
+    if (s.ok() && !more && o.rate > 0) s = writer.Flush();  // before a pause of --rate
     if (!s.ok()) return Status::IOError("stdout: " + s.message());
     ++stats->written;
     return Status::Ok();
-  });
+  };
+  Status read = ReadEventStream(in_fd, o, stats, PacedSink(o, write));
   Status s = writer.Flush();  // keep what was good, also when reading failed
   if (read.kind() == Status::Kind::kIOError) return read;
   if (!s.ok()) return Status::IOError("stdout: " + s.message());

@@ -342,10 +342,11 @@ Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std
   Status sent;
   {
     BackgroundDelivery background(&delivery);
-    read = ReadEventStream(in_fd, o, stats, [&](Event ev, std::uint64_t line, bool more) {
+    const EventSink send = [&](Event ev, std::uint64_t line, bool more) {
       background.Add(std::move(ev), line);
       return background.size() >= round || !more ? background.Send() : Status::Ok();
-    });
+    };
+    read = ReadEventStream(in_fd, o, stats, PacedSink(o, send));
     sent = background.Finish();
   }
   delivery.Summary();
