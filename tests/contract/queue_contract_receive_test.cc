@@ -55,7 +55,7 @@ TEST_CASE("Receive hands out each entry once, in order, no more than asked", "[c
     CHECK(!got[0].id.empty());
     CHECK(got[0].id != got[1].id);
     // Appends to what the caller holds.
-    got = {Delivery{"mine", "x", 1}};
+    got = {Delivery{"mine", "x", 1, ""}};
     REQUIRE(s->Receive(10, Millis(100), &got).ok());
     CHECK(Raws(got) == std::vector<std::string>{"x", EventJson("e3")});
     REQUIRE(s->EnsureGroup().ok());  // once more: starts nothing over
