@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/json_text.h"
+#include "event/field_rules.h"
 
 namespace evt {
 namespace {
@@ -57,16 +58,6 @@ const EvtOnlyName* FindEvtOnly(std::string_view name) {
 }
 
 bool IsEvtField(std::string_view name) { return name == "source" || FindEvtOnly(name) != nullptr; }
-
-Status Invalid(std::string_view name, std::string_view rule) {
-  std::string m(name);
-  m.append(": ").append(rule);
-  return Status::InvalidArgument(std::move(m));
-}
-
-Status WrongType(std::string_view name, const char* expected, const Json& v) {
-  return Invalid(name, std::string("must be ") + expected + " (got " + DescribeJson(v) + ")");
-}
 
 // Attribute names: lower-case ASCII letters and digits, at most 20 of them.
 bool IsAttributeName(std::string_view name) {
