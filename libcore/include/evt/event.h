@@ -13,13 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "evt/defaults.h"
 #include "evt/rfc3339.h"
 #include "evt/status.h"
 
 namespace evt {
 
 inline constexpr int kSchemaVersion = 1;
-inline constexpr std::size_t kDefaultMaxEventBytes = 64 * 1024;
+inline constexpr std::size_t kDefaultMaxEventBytes = SharedDefaults::kMaxEventBytes;
 
 using Json = nlohmann::ordered_json;
 
