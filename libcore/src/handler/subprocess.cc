@@ -311,7 +311,7 @@ void SetExitStatus(int status, ProcessResult* result) {
 }
 
 // Spawns, pumps and reaps: fills *result, all but its duration.
-void RunChild(const ProcessSpec& spec, Clock::time_point start, ProcessResult* result) {
+void Supervise(const ProcessSpec& spec, Clock::time_point start, ProcessResult* result) {
   if (spec.argv.empty()) {
     result->start_errno = EINVAL;
     return;
@@ -360,7 +360,7 @@ void RunChild(const ProcessSpec& spec, Clock::time_point start, ProcessResult* r
 ProcessResult RunProcess(const ProcessSpec& spec) {
   ProcessResult result;
   const Clock::time_point start = Clock::now();
-  RunChild(spec, start, &result);
+  Supervise(spec, start, &result);
   result.duration = std::chrono::duration_cast<Millis>(Clock::now() - start);
   return result;
 }
