@@ -2,6 +2,7 @@
 // output always valid, nothing lost in between.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -145,6 +146,35 @@ TEST_CASE("data_base64 with a JSON content type is the payload it encodes", "[cl
             .rfind("data_base64: must encode a JSON object when datacontenttype is JSON: "
                    "invalid JSON",
                    0) == 0);
+}
+
+TEST_CASE("data_base64 may not encode a payload too deep for the event", "[cloudevents]") {
+  // A JSON text of 128 levels parses, but as the payload it would make the event 129 deep.
+  auto base64_of = [](const std::string& text) {
+    static constexpr char kDigits[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); i += 3) {
+      std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(text[i])) << 16;
+      if (i + 1 < text.size())
+        n |= static_cast<std::uint32_t>(static_cast<unsigned char>(text[i + 1])) << 8;
+      if (i + 2 < text.size()) n |= static_cast<unsigned char>(text[i + 2]);
+      out += kDigits[(n >> 18) & 63];
+      out += kDigits[(n >> 12) & 63];
+      out += i + 1 < text.size() ? kDigits[(n >> 6) & 63] : '=';
+      out += i + 2 < text.size() ? kDigits[n & 63] : '=';
+    }
+    return out;
+  };
+  auto nested = [](int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += R"({"a":)";
+    return text + "1" + std::string(levels, '}');
+  };
+  const std::string json = R"(,"datacontenttype":"application/json","data_base64":")";
+  CHECK(Parse(Ce(json + base64_of(nested(127)) + "\"")).doc["payload"].contains("a"));
+  CHECK(ParseError(Ce(json + base64_of(nested(128)) + "\"")) ==
+        "data: must nest at most 127 levels (an event nests at most 128)");
 }
 
 TEST_CASE("binary data_base64 is kept in the payload and written back as binary", "[cloudevents]") {

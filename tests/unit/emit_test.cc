@@ -91,6 +91,26 @@ TEST_CASE("a bad payload or field says what is wrong", "[emit]") {
   CHECK_THAT(evt::BuildEventFromFlags(o, -1).status().message(), Catch::Contains("event_type"));
 }
 
+TEST_CASE("a payload or field too deep for the event is refused", "[emit]") {
+  // A reader (evt-work) accepts 128 levels in all; the event object is the first of them.
+  auto nested = [](int levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  evt::EmitOptions o = OneEvent();
+  o.payload = R"({"a":)" + nested(126) + "}";
+  REQUIRE(evt::BuildEventFromFlags(o, -1).ok());
+  o.payload = R"({"a":)" + nested(127) + "}";
+  evt::Result<evt::Event> deep = evt::BuildEventFromFlags(o, -1);
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.status().kind() == evt::Status::Kind::kInvalidArgument);
+  CHECK(deep.status().message() ==
+        "payload: must nest at most 127 levels (an event nests at most 128)");
+  o.payload.clear();
+  o.fields = {"k:=" + nested(126)};
+  REQUIRE(evt::BuildEventFromFlags(o, -1).ok());
+  o.fields = {"k:=" + nested(127)};
+  CHECK(evt::BuildEventFromFlags(o, -1).status().message() ==
+        "payload: must nest at most 127 levels (an event nests at most 128)");
+}
+
 TEST_CASE("a --payload that is a file's name and not JSON hints at @FILE", "[emit]") {
   char path[] = "/tmp/evt_payload_XXXXXX";
   int fd = ::mkstemp(path);

@@ -603,6 +603,30 @@ TEST_CASE("deeply nested JSON is refused without crashing", "[event][json]") {
   CHECK(Parse(ok).event_type() == "a");
 }
 
+// `levels` objects, each the only member of the one around it.
+Json Nested(int levels) {
+  Json v = 1;
+  for (int i = 0; i < levels; ++i) {
+    Json outer(Json::value_t::object);
+    outer["a"] = std::move(v);
+    v = std::move(outer);
+  }
+  return v;
+}
+
+TEST_CASE("an event made from values nests no deeper than a reader accepts", "[event][json]") {
+  // The event object is one level: its payload may nest 127 more, as a reader allows 128.
+  const Event ok = Ok(With("payload", Nested(127)));
+  CHECK(ParseEvent(Serialize(ok), Fixed()).ok());
+  CHECK(ErrorOf(With("payload", Nested(128))) ==
+        "payload: must nest at most 127 levels (an event nests at most 128)");
+  CHECK(ErrorOf(With("extra", Nested(128))) ==
+        "extra: must nest at most 127 levels (an event nests at most 128)");
+  CHECK(Ok(With("extra", Nested(127))).doc.contains("extra"));
+  // Far deeper values are refused without deep recursion.
+  CHECK(ErrorOf(With("payload", Nested(10000))).rfind("payload: must nest", 0) == 0);
+}
+
 TEST_CASE("strings with any Unicode are kept and invalid UTF-8 is replaced on output",
           "[event][json]") {
   const Event e = Parse(R"({"event_type":"a","payload":{"t":"日本語 😀 \u0000"}})");

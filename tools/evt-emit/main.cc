@@ -8,15 +8,12 @@
 #include "evt/ndjson.h"
 #include "evt/rate.h"
 
-int main(int argc, char** argv) {
-  const std::string tool = "evt-emit";
-  evt::CommonOptions common;
-  evt::EmitOptions o;
-  std::string format = "evt";
-  std::string rate;
+namespace {
 
-  CLI::App app("Build, validate and publish events (evt contract v1).", tool);
-  evt::SetUpApp(app, &common);
+// The options of one event, of --stdin, and of delivery through a durable broker.
+void AddEmitOptions(CLI::App& app, evt::EmitOptions* options, std::string* format,
+                    std::string* rate) {
+  evt::EmitOptions& o = *options;
   app.add_option("-t,--type", o.type, "event_type, e.g. server.backup.requested");
   // Not EVT_SOURCE: evt-work sets that for its handlers to the source of the event being
   // handled, and a handler that emits a follow-up event must not pass it on unasked.
@@ -30,7 +27,7 @@ int main(int argc, char** argv) {
                  "payload field: KEY=VALUE (string) or KEY:=JSON; repeatable");
   app.add_flag("--stdin", o.from_stdin, "Read many events as NDJSON (evt or CloudEvents) on stdin")
       ->envname("EVT_STDIN");
-  app.add_option("--format", format, "Output format: evt or cloudevents")
+  app.add_option("--format", *format, "Output format: evt or cloudevents")
       ->envname("EVT_FORMAT")
       ->check(CLI::IsMember({"evt", "cloudevents"}))
       ->capture_default_str();
@@ -56,31 +53,20 @@ int main(int argc, char** argv) {
   app.add_option("--group", o.group, "Consumer group whose backlog --max-depth counts")
       ->envname("EVT_GROUP")
       ->capture_default_str();
-  app.add_option("--rate", rate, "Pace --stdin: N/s, N/m or N/h (default: unpaced)")
+  app.add_option("--rate", *rate, "Pace --stdin: N/s, N/m or N/h (default: unpaced)")
       ->envname("EVT_RATE");
   app.add_option("--burst", o.burst, "With --rate: events that may go at once after a pause")
       ->envname("EVT_BURST")
       ->capture_default_str();
-  if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+}
 
-  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
-  if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
-  o.max_event_bytes = common.max_event_bytes;
-  o.format = *evt::ParseEventFormat(format);
-  if (!rate.empty()) {
-    evt::Result<double> r = evt::ParseRate(rate);
-    if (!r.ok())
-      return evt::ReportFatal(tool, evt::Status::Usage("--rate: " + r.status().message()));
-    o.rate = *r;
-  }
-  if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_durable()); !s.ok()) {
-    return evt::ReportFatal(tool, s);
-  }
-  if (evt::Status s = evt::ValidateEmitRate(o); !s.ok()) return evt::ReportFatal(tool, s);
-  if (broker->is_durable()) {
+// Writes the events: to the broker when it is durable, else to stdout.
+int Emit(const std::string& tool, const evt::BrokerConfig& broker, const evt::CommonOptions& common,
+         const evt::EmitOptions& o) {
+  if (broker.is_durable()) {
     evt::EmitStats stats;
     evt::Status s =
-        evt::EmitToBroker(*broker, common.ns, common.queue, o, STDIN_FILENO, STDOUT_FILENO, &stats);
+        evt::EmitToBroker(broker, common.ns, common.queue, o, STDIN_FILENO, STDOUT_FILENO, &stats);
     return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
   }
 
@@ -96,4 +82,35 @@ int main(int argc, char** argv) {
   if (s.ok()) s = out.Flush();
   return s.ok() ? evt::kExitOk
                 : evt::ReportFatal(tool, evt::Status::IOError("stdout: " + s.message()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string tool = "evt-emit";
+  evt::CommonOptions common;
+  evt::EmitOptions o;
+  std::string format = "evt";
+  std::string rate;
+  CLI::App app("Build, validate and publish events (evt contract v1).", tool);
+  evt::SetUpApp(app, &common);
+  AddEmitOptions(app, &o, &format, &rate);
+  if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
+
+  evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
+  if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
+  o.max_event_bytes = common.max_event_bytes;
+  o.format = *evt::ParseEventFormat(format);
+  if (!rate.empty()) {
+    evt::Result<double> r = evt::ParseRate(rate);
+    if (!r.ok()) {
+      return evt::ReportFatal(tool, evt::Status::Usage("--rate: " + r.status().message()));
+    }
+    o.rate = *r;
+  }
+  if (evt::Status s = evt::ValidateEmitOptions(o, broker->is_durable()); !s.ok()) {
+    return evt::ReportFatal(tool, s);
+  }
+  if (evt::Status s = evt::ValidateEmitRate(o); !s.ok()) return evt::ReportFatal(tool, s);
+  return Emit(tool, *broker, common, o);
 }

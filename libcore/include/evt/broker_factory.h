@@ -7,6 +7,7 @@
 #include <string>
 
 #include "evt/broker.h"
+#include "evt/defaults.h"
 #include "evt/duration.h"
 #include "evt/publisher.h"
 #include "evt/queue_admin.h"
@@ -20,9 +21,9 @@ class QueueInspector;  // inspector.h
 // Where a durable queue lives inside its broker, and how a worker joins it. The same for
 // every backend.
 struct QueueOptions {
-  std::string ns = "evt";                          // --namespace
-  std::string queue = "default";                   // --queue
-  std::string group = "workers";                   // --group: the consumer group
+  std::string ns = SharedDefaults::kNamespace;     // --namespace
+  std::string queue = SharedDefaults::kQueue;      // --queue
+  std::string group = SharedDefaults::kGroup;      // --group: the consumer group
   std::string consumer;                            // --consumer; empty = DefaultConsumerName()
   Millis idempotency_ttl{7LL * 24 * 3600 * 1000};  // --idempotency-ttl: life of a `done` record
                                                    // (and of a finished event's status record)

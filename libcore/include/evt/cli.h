@@ -8,6 +8,7 @@
 #include <string>
 
 #include "evt/broker.h"
+#include "evt/defaults.h"
 #include "evt/duration.h"
 #include "evt/event.h"
 #include "evt/log.h"
@@ -22,11 +23,14 @@ struct CommonOptions {
   std::string log_format = "text";  // --log-format, EVT_LOG_FORMAT
   std::string log_level = "warn";   // --log-level, EVT_LOG_LEVEL: silent when all is well
   bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
-  std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
-  std::string queue = "default";    // --queue, EVT_QUEUE
-  std::string ns = "evt";           // --namespace, EVT_NAMESPACE: prefix of the broker's keys
-  std::string password_file;        // the broker's password file (flag and variable: cli.cc)
-  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
+  std::string broker =
+      SharedDefaults::kBroker;                 // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
+  std::string queue = SharedDefaults::kQueue;  // --queue, EVT_QUEUE
+  std::string ns =
+      SharedDefaults::kNamespace;  // --namespace, EVT_NAMESPACE: prefix of the broker's keys
+  std::string password_file;       // the broker's password file (flag and variable: cli.cc)
+  std::size_t max_event_bytes =
+      SharedDefaults::kMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
 };
 
 // Creates the App with --version, the footer and the common options bound to `common`.

@@ -9,6 +9,7 @@
 
 #include "evt/broker.h"
 #include "evt/clock.h"
+#include "evt/defaults.h"
 #include "evt/duration.h"
 #include "evt/event.h"
 #include "evt/status.h"
@@ -27,16 +28,17 @@ struct EmitOptions {
   // Many events.
   bool from_stdin = false;                 // --stdin: NDJSON events (evt or CloudEvents) on stdin
   EventFormat format = EventFormat::kEvt;  // --format
-  std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes
+  std::size_t max_event_bytes = SharedDefaults::kMaxEventBytes;  // --max-event-bytes
   // Delivery through a durable broker; each needs one.
-  Millis delay{0};                // --delay, EVT_DELAY: due this long from now (0 = now)
-  std::string at;                 // --at, EVT_AT: due at this RFC 3339 time
-  std::int64_t max_depth = 0;     // --max-depth, EVT_MAX_DEPTH: backlog limit (0 = none)
-  std::string on_full = "fail";   // --on-full, EVT_ON_FULL: "fail" (exit 75) or "wait"
-  Millis wait_timeout{30000};     // --wait-timeout, EVT_WAIT_TIMEOUT: bound of --on-full wait
-                                  // and of retrying through an outage
-  std::string spool_dir;          // --spool, EVT_SPOOL: keep events here while the broker is down
-  std::string group = "workers";  // --group, EVT_GROUP: consumer group whose backlog counts
+  Millis delay{0};               // --delay, EVT_DELAY: due this long from now (0 = now)
+  std::string at;                // --at, EVT_AT: due at this RFC 3339 time
+  std::int64_t max_depth = 0;    // --max-depth, EVT_MAX_DEPTH: backlog limit (0 = none)
+  std::string on_full = "fail";  // --on-full, EVT_ON_FULL: "fail" (exit 75) or "wait"
+  Millis wait_timeout{30000};    // --wait-timeout, EVT_WAIT_TIMEOUT: bound of --on-full wait
+                                 // and of retrying through an outage
+  std::string spool_dir;         // --spool, EVT_SPOOL: keep events here while the broker is down
+  std::string group =
+      SharedDefaults::kGroup;  // --group, EVT_GROUP: consumer group whose backlog counts
   // Pacing of --stdin (rate.h; emit_rate.cc).
   double rate = 0;   // --rate, EVT_RATE: events per second (ParseRate); 0 = unpaced
   double burst = 1;  // --burst, EVT_BURST: events that may go at once after an idle spell

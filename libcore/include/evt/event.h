@@ -13,13 +13,14 @@
 #include <string>
 #include <string_view>
 
+#include "evt/defaults.h"
 #include "evt/rfc3339.h"
 #include "evt/status.h"
 
 namespace evt {
 
 inline constexpr int kSchemaVersion = 1;
-inline constexpr std::size_t kDefaultMaxEventBytes = 64 * 1024;
+inline constexpr std::size_t kDefaultMaxEventBytes = SharedDefaults::kMaxEventBytes;
 
 using Json = nlohmann::ordered_json;
 
@@ -74,6 +75,8 @@ EventDefaults ForStreamEntry(std::string_view entry_id, EventDefaults base = {})
 // names the first field and the rule it broke, e.g.
 //   "event_type: must match ^[a-z0-9][a-z0-9_.-]*$ (got \"Bad Type\")".
 // A `schema_version` above 1 gives "schema_version: 2 is newer than this reader's 1".
+// A payload or unknown field nested so deep that the event would pass 128 levels (the
+// bound of ParseEvent) gives "payload: must nest at most 127 levels (...)".
 Result<Event> MakeEvent(Json object, const EventDefaults& defaults = {});
 
 // Parses one JSON text (RFC 8259) in time linear in its size, wide objects included. A

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "evt/defaults.h"
 #include "evt/handler.h"
 #include "evt/outcome.h"
 
@@ -13,11 +14,12 @@ namespace evt {
 
 struct ExecHandlerOptions {
   std::vector<std::string> argv;  // the command and its arguments; argv[0] searched in PATH
-  Millis timeout{120000};         // then SIGTERM to the process group
-  Millis kill_after{10000};       // then SIGKILL to the group
-  std::size_t max_output_bytes = 64 * 1024;  // bound on captured stdout and stderr, each;
-                                             // the rest is read and discarded
-  ExitClassifier classifier;                 // exit code → outcome, category
+  Millis timeout = SharedDefaults::kHandlerTimeout;  // then SIGTERM to the process group
+  Millis kill_after = SharedDefaults::kKillAfter;    // then SIGKILL to the group
+  std::size_t max_output_bytes =
+      SharedDefaults::kMaxOutputBytes;  // bound on captured stdout and stderr, each;
+                                        // the rest is read and discarded
+  ExitClassifier classifier;            // exit code → outcome, category
 };
 
 // Each Run(): fork + exec argv[0] (PATH search) in a new process group, with

@@ -7,17 +7,20 @@
 #include <string_view>
 #include <vector>
 
+#include "evt/defaults.h"
 #include "evt/handler.h"
 #include "evt/status.h"
 
 namespace evt {
 
 struct HttpHandlerOptions {
-  std::string url;                           // http:// or https://; may hold a token, never logged
-  std::vector<std::string> headers;          // extra "Name: value" lines (--header, --header-file)
-  std::string hmac_secret;                   // non-empty: sign each body (--hmac-secret-file)
-  Millis timeout{120000};                    // the whole exchange, connect included; 0 = no limit
-  std::size_t max_output_bytes = 64 * 1024;  // response body kept (output, error text)
+  std::string url;                   // http:// or https://; may hold a token, never logged
+  std::vector<std::string> headers;  // extra "Name: value" lines (--header, --header-file)
+  std::string hmac_secret;           // non-empty: sign each body (--hmac-secret-file)
+  Millis timeout =
+      SharedDefaults::kHandlerTimeout;  // the whole exchange, connect included; 0 = no limit
+  std::size_t max_output_bytes =
+      SharedDefaults::kMaxOutputBytes;  // response body kept (output, error text)
 };
 
 // Each Run() POSTs the event, one line of JSON, with

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "evt/defaults.h"
 #include "evt/handler.h"
 #include "evt/status.h"
 
@@ -15,14 +16,17 @@ namespace evt {
 struct PipeHandlerOptions {
   std::vector<std::string> argv;  // the co-process command; argv[0] searched in PATH
   int processes = 1;              // co-processes at most (--concurrency)
-  Millis timeout{120000};         // the reply to one event must come within this; 0 = no limit
-  Millis kill_after{10000};       // a stopped co-process gets SIGTERM, then SIGKILL this later
-  std::size_t max_output_bytes = 64 * 1024;  // stderr forwarded per event, and the longest
-                                             // reply line accepted
-  int max_startup_failures = 5;              // co-processes in a row that end without one answer
-                                             // before every Run reports `fatal`
-  Millis restart_backoff_min{100};           // delay before restarting after the first such end,
-  Millis restart_backoff_max{5000};          // doubling with each one in a row, up to this
+  Millis timeout = SharedDefaults::kHandlerTimeout;  // the reply to one event must come within
+                                                     // this; 0 = no limit
+  Millis kill_after =
+      SharedDefaults::kKillAfter;  // a stopped co-process gets SIGTERM, then SIGKILL this later
+  std::size_t max_output_bytes =
+      SharedDefaults::kMaxOutputBytes;  // stderr forwarded per event, and the longest
+                                        // reply line accepted
+  int max_startup_failures = 5;         // co-processes in a row that end without one answer
+                                        // before every Run reports `fatal`
+  Millis restart_backoff_min{100};      // delay before restarting after the first such end,
+  Millis restart_backoff_max{5000};     // doubling with each one in a row, up to this
 };
 
 // Protocol (evt-work(1), "CO-PROCESS HANDLER"): evt-work writes the event, one line of

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "evt/broker.h"
+#include "evt/defaults.h"
 #include "evt/duration.h"
 #include "evt/event.h"
 #include "evt/rfc3339.h"
@@ -50,7 +51,7 @@ class EventPublisher {
 };
 
 struct PublisherOptions {
-  std::string group = "workers";                   // consumer group whose backlog Depth() counts
+  std::string group = SharedDefaults::kGroup;      // consumer group whose backlog Depth() counts
   std::size_t batch_events = 256;                  // events per transaction
   std::size_t batches_per_round = 16;              // transactions sent per round trip
   Millis status_ttl = std::chrono::hours(24 * 7);  // lifetime of each event's status record

@@ -20,15 +20,14 @@
 #include <utility>
 #include <vector>
 
-#include "evt/event.h"
 #include "base/json_text.h"
+#include "evt/event.h"
 
 namespace evt {
 namespace {
 
 using std::string_view_literals::operator""sv;
 
-constexpr int kMaxDepth = 128;
 // Objects up to this many members are searched by scanning: cheaper than hashing.
 constexpr std::size_t kScanMembers = 8;
 
@@ -164,7 +163,7 @@ class DomBuilder {
   bool binary(Json::binary_t& v) { return Value(std::move(v)); }
 
   bool start_object(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
+    if (++depth_ > kMaxJsonDepth) return TooDeep();
     stack_.push_back(Frame{Put(Json::value_t::object), KeyIndex()});
     return true;
   }
@@ -199,7 +198,7 @@ class DomBuilder {
     return true;
   }
   bool start_array(std::size_t /*unknown*/) {
-    if (++depth_ > kMaxDepth) return TooDeep();
+    if (++depth_ > kMaxJsonDepth) return TooDeep();
     stack_.push_back(Frame{Put(Json::value_t::array), KeyIndex()});
     return true;
   }
@@ -292,7 +291,7 @@ Result<Json> ParseJson(std::string_view text) {
     if (!Json::sax_parse(text.data(), text.data() + text.size(), &builder)) {
       if (builder.too_deep()) {
         return Status::InvalidArgument("invalid JSON: nested deeper than " +
-                                       std::to_string(kMaxDepth) + " levels");
+                                       std::to_string(kMaxJsonDepth) + " levels");
       }
       return InvalidJson(builder.error().c_str());
     }

@@ -277,6 +277,15 @@ std::string DescribeJson(const Json& v) {
   }
 }
 
+bool JsonDeeperThan(const Json& v, int levels) {
+  if (!v.is_structured()) return false;
+  if (levels <= 0) return true;
+  for (const Json& child : v) {
+    if (JsonDeeperThan(child, levels - 1)) return true;
+  }
+  return false;
+}
+
 bool LargerThan(const Json& doc, std::size_t max, std::size_t* size) {
   if (SizeBound(doc) <= max) return false;
   CountSink sink;

@@ -12,6 +12,14 @@
 
 namespace evt {
 
+// The deepest nesting of arrays and objects that ParseJson accepts (the whole text's own
+// container is level 1): writing and destroying recurse once per level.
+inline constexpr int kMaxJsonDepth = 128;
+
+// Whether `v` nests more than `levels` arrays and objects (a scalar nests none, `{}` one).
+// Recurses at most levels + 1 deep, however deep `v` is.
+bool JsonDeeperThan(const Json& v, int levels);
+
 // The length of the valid UTF-8 sequence at p (its code point in *cp), or 0 when the
 // bytes there are not one (overlong forms, surrogates and values past U+10FFFF included).
 std::size_t DecodeUtf8(const char* p, const char* end, std::uint32_t* cp);

@@ -86,6 +86,37 @@ class Cursor {
 
 Status Bad(const char* what) { return Status::InvalidArgument(what); }
 
+// An optional fraction of a second, ".d...", truncated to milliseconds.
+Status ParseFraction(Cursor* c, int* millis) {
+  if (!c->Char('.')) return Status::Ok();
+  int digits = 0;
+  while (c->Peek() >= '0' && c->Peek() <= '9') {
+    if (digits < 3) *millis = *millis * 10 + (c->Peek() - '0');
+    ++digits;
+    c->Skip();
+  }
+  if (digits == 0) return Bad("expected digits after the decimal point");
+  for (; digits < 3; ++digits) *millis *= 10;
+  return Status::Ok();
+}
+
+// "Z" (UTC) or "+HH:MM" / "-HH:MM", as minutes east of UTC.
+Status ParseOffset(Cursor* c, int* offset_minutes) {
+  if (c->Char('Z') || c->Char('z')) return Status::Ok();
+  if (c->Peek() != '+' && c->Peek() != '-') {
+    return Bad("expected 'Z' or an offset such as +02:00 after the time");
+  }
+  const int sign = c->Peek() == '-' ? -1 : 1;
+  c->Skip();
+  int oh, om;
+  if (!c->Digits(2, &oh) || !c->Char(':') || !c->Digits(2, &om)) {
+    return Bad("expected the offset as +HH:MM or -HH:MM");
+  }
+  if (oh > 23 || om > 59) return Bad("offset must be within -23:59 and +23:59");
+  *offset_minutes = sign * (oh * 60 + om);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<UnixMillis> ParseRfc3339(std::string_view text) {
@@ -116,32 +147,9 @@ Result<UnixMillis> ParseRfc3339(std::string_view text) {
   if (second > 59) return Bad("seconds must be 00-59 (leap seconds are not supported)");
 
   int millis = 0;
-  if (c.Char('.')) {
-    int digits = 0;
-    while (c.Peek() >= '0' && c.Peek() <= '9') {
-      if (digits < 3) millis = millis * 10 + (c.Peek() - '0');
-      ++digits;
-      c.Skip();
-    }
-    if (digits == 0) return Bad("expected digits after the decimal point");
-    for (; digits < 3; ++digits) millis *= 10;
-  }
-
+  if (Status f = ParseFraction(&c, &millis); !f.ok()) return f;
   int offset_minutes = 0;
-  if (c.Char('Z') || c.Char('z')) {
-    // UTC
-  } else if (c.Peek() == '+' || c.Peek() == '-') {
-    const int sign = c.Peek() == '-' ? -1 : 1;
-    c.Skip();
-    int oh, om;
-    if (!c.Digits(2, &oh) || !c.Char(':') || !c.Digits(2, &om)) {
-      return Bad("expected the offset as +HH:MM or -HH:MM");
-    }
-    if (oh > 23 || om > 59) return Bad("offset must be within -23:59 and +23:59");
-    offset_minutes = sign * (oh * 60 + om);
-  } else {
-    return Bad("expected 'Z' or an offset such as +02:00 after the time");
-  }
+  if (Status o = ParseOffset(&c, &offset_minutes); !o.ok()) return o;
   if (!c.AtEnd()) return Bad("unexpected text after the offset");
 
   const std::int64_t local = DaysFromCivil(year, month, day) * kMillisPerDay +

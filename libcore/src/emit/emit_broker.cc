@@ -260,88 +260,83 @@ UnixMillis DueTime(const EmitOptions& o) {
   return 0;
 }
 
-}  // namespace
+// The spool of --spool, or null. Returns why --spool cannot be used, if it cannot.
+Status OpenSpool(const EmitOptions& o, std::unique_ptr<Spool>* spool) {
+  if (o.spool_dir.empty()) return Status::Ok();
+  Result<Spool> opened = Spool::Open(o.spool_dir);
+  if (!opened.ok()) return opened.status();
+  *spool = std::make_unique<Spool>(std::move(*opened));
+  return Status::Ok();
+}
 
-Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std::string& queue,
-                    const EmitOptions& o, int in_fd, int out_fd, EmitStats* stats) {
-  if (Status s = ValidateEmitOptions(o, /*to_broker=*/true); !s.ok()) return s;
-  const UnixMillis due_ms = DueTime(o);
-
-  // Bad input is refused before anything is sent (exit 65 without touching Redis).
-  Result<Event> one = Status::Internal("unset");
-  if (!o.from_stdin) {
-    one = BuildEventFromFlags(o, in_fd);
-    if (!one.ok()) return one.status();
+// Sends the events the spool kept from earlier runs. Sets *down when the broker went away.
+void SendSpool(EventPublisher* publisher, Spool* spool, std::size_t round, Status* down) {
+  std::size_t sent = 0;
+  Status s = spool->Flush(publisher, round, &sent);
+  if (sent > 0) {
+    Log(LogLevel::kInfo,
+        "sent " + std::to_string(sent) + " spooled event(s) from " + spool->file());
   }
-
-  std::unique_ptr<Spool> spool;
-  Status spool_problem;  // why --spool cannot be used, if it cannot
-  if (!o.spool_dir.empty()) {
-    Result<Spool> opened = Spool::Open(o.spool_dir);
-    if (opened.ok()) {
-      spool = std::make_unique<Spool>(std::move(*opened));
-    } else {
-      spool_problem = opened.status();
-    }
+  if (s.kind() == Status::Kind::kUnavailable) {
+    *down = s;
+  } else if (!s.ok()) {
+    // Redis answers: the run's own events need not wait for a spool that cannot be sent
+    // now (a full or read-only folder); the spooled ones wait for a later run.
+    Log(LogLevel::kWarn,
+        "cannot send the spool " + spool->file() +
+            ", publishing straight to redis; its events wait for a later evt-emit",
+        {{"error", s.message()}});
   }
+}
 
-  PublisherOptions po;
-  po.group = o.group;
-  po.outage_patience = o.wait_timeout;
-  po.client_name = "evt-emit:" + DefaultConsumerName();
-  const std::size_t round = po.batch_events * po.batches_per_round;
+// Where this run's events go: the publisher, unless the broker is down and there is a
+// spool (then `down` says why).
+struct Route {
+  std::unique_ptr<EventPublisher> publisher;
+  Status down;
+};
+
+// Opens the publisher and, with a usable spool, sends what it kept first. A failure to
+// connect without a spool to fall back on ends the run: returned with a hint.
+Status OpenRoute(const BrokerConfig& broker, const std::string& ns, const std::string& queue,
+                 const PublisherOptions& po, Spool* spool, const Status& spool_problem,
+                 Route* route) {
   Result<std::unique_ptr<EventPublisher>> publisher = OpenPublisher(broker, ns, queue, po);
-  Status down;  // why Redis is not used in this run, if it is not
   if (!publisher.ok()) {
-    if (publisher.status().kind() != Status::Kind::kUnavailable || !spool) {
-      std::string hint;
-      if (publisher.status().kind() == Status::Kind::kUnavailable) {
-        hint = spool_problem.ok() ? "; nothing was published (--spool DIR keeps events while "
-                                    "redis is down)"
-                                  : "; nothing was published, and the spool cannot be used: " +
-                                        spool_problem.message();
-      }
-      return Status(publisher.status().kind(), publisher.status().message() + hint);
+    const Status& s = publisher.status();
+    if (s.kind() == Status::Kind::kUnavailable && spool != nullptr) {
+      route->down = s;
+      return Status::Ok();
     }
-    down = publisher.status();
-  } else if (!spool_problem.ok()) {
+    std::string hint;
+    if (s.kind() == Status::Kind::kUnavailable) {
+      hint = spool_problem.ok() ? "; nothing was published (--spool DIR keeps events while "
+                                  "redis is down)"
+                                : "; nothing was published, and the spool cannot be used: " +
+                                      spool_problem.message();
+    }
+    return Status(s.kind(), s.message() + hint);
+  }
+  route->publisher = std::move(*publisher);
+  if (!spool_problem.ok()) {
     Log(LogLevel::kWarn,
         "spool not usable, publishing straight to redis (events cannot be kept if redis goes "
         "down)",
         {{"error", spool_problem.message()}});
-  } else if (spool) {
-    std::size_t sent = 0;
-    Status s = spool->Flush(publisher->get(), round, &sent);
-    if (sent > 0) {
-      Log(LogLevel::kInfo,
-          "sent " + std::to_string(sent) + " spooled event(s) from " + spool->file());
-    }
-    if (s.kind() == Status::Kind::kUnavailable) {
-      down = s;
-    } else if (!s.ok()) {
-      // Redis answers: the run's own events need not wait for a spool that cannot be sent
-      // now (a full or read-only folder); the spooled ones wait for a later run.
-      Log(LogLevel::kWarn,
-          "cannot send the spool " + spool->file() +
-              ", publishing straight to redis; its events wait for a later evt-emit",
-          {{"error", s.message()}});
-    }
+  } else if (spool != nullptr) {
+    SendSpool(route->publisher.get(), spool, po.batch_events * po.batches_per_round, &route->down);
   }
+  return Status::Ok();
+}
 
-  Delivery delivery(o, down.ok() ? publisher->get() : nullptr, spool.get(), spool_problem, due_ms,
-                    out_fd, stats);
-  if (!down.ok()) delivery.UseSpool(down);
-  if (!o.from_stdin) {
-    ++stats->lines;
-    delivery.Add(std::move(*one), 0);
-    Status s = delivery.Flush();
-    delivery.Summary();
-    return s;
-  }
+// --stdin: reads and validates on this thread while rounds of `round` events are sent on
+// another, in input order.
+Status PublishStream(Delivery* delivery, int in_fd, const EmitOptions& o, std::size_t round,
+                     EmitStats* stats) {
   Status read;
   Status sent;
   {
-    BackgroundDelivery background(&delivery);
+    BackgroundDelivery background(delivery);
     const EventSink send = [&](Event ev, std::uint64_t line, bool more) {
       background.Add(std::move(ev), line);
       return background.size() >= round || !more ? background.Send() : Status::Ok();
@@ -349,12 +344,47 @@ Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std
     read = ReadEventStream(in_fd, o, stats, PacedSink(o, send));
     sent = background.Finish();
   }
-  delivery.Summary();
+  delivery->Summary();
   if (!sent.ok()) return sent;
   if (read.kind() == Status::Kind::kIOError) {
     return Status::IOError(read.message() + "; the events read before it were accepted");
   }
   return read;
+}
+
+}  // namespace
+
+Status EmitToBroker(const BrokerConfig& broker, const std::string& ns, const std::string& queue,
+                    const EmitOptions& o, int in_fd, int out_fd, EmitStats* stats) {
+  if (Status s = ValidateEmitOptions(o, /*to_broker=*/true); !s.ok()) return s;
+  const UnixMillis due_ms = DueTime(o);
+  // Bad input is refused before anything is sent (exit 65 without touching Redis).
+  Result<Event> one = Status::Internal("unset");
+  if (!o.from_stdin) {
+    one = BuildEventFromFlags(o, in_fd);
+    if (!one.ok()) return one.status();
+  }
+  std::unique_ptr<Spool> spool;
+  const Status spool_problem = OpenSpool(o, &spool);
+  PublisherOptions po;
+  po.group = o.group;
+  po.outage_patience = o.wait_timeout;
+  po.client_name = "evt-emit:" + DefaultConsumerName();
+  Route route;
+  if (Status s = OpenRoute(broker, ns, queue, po, spool.get(), spool_problem, &route); !s.ok()) {
+    return s;
+  }
+  Delivery delivery(o, route.down.ok() ? route.publisher.get() : nullptr, spool.get(),
+                    spool_problem, due_ms, out_fd, stats);
+  if (!route.down.ok()) delivery.UseSpool(route.down);
+  if (o.from_stdin) {
+    return PublishStream(&delivery, in_fd, o, po.batch_events * po.batches_per_round, stats);
+  }
+  ++stats->lines;
+  delivery.Add(std::move(*one), 0);
+  Status s = delivery.Flush();
+  delivery.Summary();
+  return s;
 }
 
 }  // namespace evt

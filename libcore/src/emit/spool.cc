@@ -9,10 +9,10 @@
 #include <cstring>
 #include <memory>
 
-#include "evt/log.h"
-#include "evt/ndjson.h"
 #include "base/fd.h"
 #include "base/private_dir.h"
+#include "evt/log.h"
+#include "evt/ndjson.h"
 
 namespace evt {
 namespace {
@@ -166,6 +166,71 @@ Status Spool::Append(const std::vector<Publication>& entries) {
   return AppendDurably(dir_, "spool.ndjson", std::move(text));
 }
 
+namespace {
+
+// Reads the next `round` readable lines of the spool into *pending; an unreadable line is
+// moved to DIR/rejected.ndjson. Sets *eof at the end of the file.
+Status ReadRound(LineReader* reader, const std::string& dir, std::size_t round,
+                 std::vector<Publication>* pending, bool* eof) {
+  Line line;
+  while (pending->size() < round) {
+    LineReader::State st = reader->Next(&line);
+    if (st == LineReader::State::kWouldBlock) continue;
+    if (st == LineReader::State::kEof) {
+      *eof = true;
+      return Status::Ok();
+    }
+    if (st == LineReader::State::kError) return reader->status();
+    Result<Publication> p =
+        line.too_long ? Result<Publication>(Status::InvalidArgument(
+                            "line longer than " + std::to_string(kMaxSpoolLine) + " bytes"))
+                      : ParseSpoolLine(line.text);
+    if (p.ok()) {
+      pending->push_back(std::move(*p));
+      continue;
+    }
+    std::string keep = line.too_long ? std::string("{}") : std::string(line.text);
+    if (Status s = AppendDurably(dir, "rejected.ndjson", keep + "\n"); !s.ok()) {
+      // Nothing was moved: the line stays in the spool for a later flush.
+      return Status::IOError("spool line " + std::to_string(line.number) + " is unreadable (" +
+                             p.status().message() + ") and cannot be set aside in " + dir +
+                             "/rejected.ndjson: " + s.message());
+    }
+    Log(LogLevel::kError, "spool line unreadable, moved to " + dir + "/rejected.ndjson",
+        {{"line", line.number}, {"error", p.status().message()}});
+  }
+  return Status::Ok();
+}
+
+// Replaces the spool file `path` with what was not accepted, in order: pending[accepted..],
+// then the lines `reader` has not read yet. Durable once it returns OK.
+Status KeepUnsent(const std::string& dir, const std::string& path, LineReader* reader,
+                  const std::vector<Publication>& pending, std::size_t accepted) {
+  const std::string tmp = path + ".tmp";
+  Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (out.get() < 0) return Errno("cannot create", tmp);
+  std::string text;
+  for (std::size_t i = accepted; i < pending.size(); ++i) text += SpoolLine(pending[i]) + "\n";
+  Line line;
+  while (true) {
+    LineReader::State st = reader->Next(&line);
+    if (st == LineReader::State::kWouldBlock) continue;
+    if (st == LineReader::State::kEof) break;
+    if (st == LineReader::State::kError) return reader->status();
+    if (!line.too_long) text.append(line.text).append("\n");
+    if (text.size() >= (1 << 20)) {
+      if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+      text.clear();
+    }
+  }
+  if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
+  if (::fsync(out.get()) != 0) return Errno("cannot fsync", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
+  return SyncDir(dir);
+}
+
+}  // namespace
+
 Status Spool::Flush(EventPublisher* publisher, std::size_t round, std::size_t* sent) {
   *sent = 0;
   Result<std::unique_ptr<DirLock>> lock = DirLock::Take(dir_);
@@ -173,69 +238,18 @@ Status Spool::Flush(EventPublisher* publisher, std::size_t round, std::size_t* s
   const std::string path = file();
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return errno == ENOENT ? Status::Ok() : Errno("cannot open", path);
-
   LineReader reader(fd.get(), kMaxSpoolLine);
   std::vector<Publication> pending;
-  Line line;
   bool eof = false;
   while (!eof) {
     pending.clear();
-    while (pending.size() < round) {
-      LineReader::State st = reader.Next(&line);
-      if (st == LineReader::State::kWouldBlock) continue;
-      if (st == LineReader::State::kEof) {
-        eof = true;
-        break;
-      }
-      if (st == LineReader::State::kError) return reader.status();
-      Result<Publication> p =
-          line.too_long ? Result<Publication>(Status::InvalidArgument(
-                              "line longer than " + std::to_string(kMaxSpoolLine) + " bytes"))
-                        : ParseSpoolLine(line.text);
-      if (p.ok()) {
-        pending.push_back(std::move(*p));
-        continue;
-      }
-      std::string keep = line.too_long ? std::string("{}") : std::string(line.text);
-      if (Status s = AppendDurably(dir_, "rejected.ndjson", keep + "\n"); !s.ok()) {
-        // Nothing was moved: the line stays in the spool for a later flush.
-        return Status::IOError("spool line " + std::to_string(line.number) + " is unreadable (" +
-                               p.status().message() + ") and cannot be set aside in " + dir_ +
-                               "/rejected.ndjson: " + s.message());
-      }
-      Log(LogLevel::kError, "spool line unreadable, moved to " + dir_ + "/rejected.ndjson",
-          {{"line", line.number}, {"error", p.status().message()}});
-    }
+    if (Status r = ReadRound(&reader, dir_, round, &pending, &eof); !r.ok()) return r;
     std::size_t accepted = 0;
     Status s = pending.empty() ? Status::Ok() : publisher->Publish(pending, &accepted);
     *sent += accepted;
     if (s.ok()) continue;
-
-    // Keep what was not accepted, in order: the rest of this round, then the unread lines.
-    const std::string tmp = path + ".tmp";
-    auto keep_unsent = [&]() -> Status {
-      Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-      if (out.get() < 0) return Errno("cannot create", tmp);
-      std::string text;
-      for (std::size_t i = accepted; i < pending.size(); ++i) text += SpoolLine(pending[i]) + "\n";
-      while (true) {
-        LineReader::State st = reader.Next(&line);
-        if (st == LineReader::State::kWouldBlock) continue;
-        if (st == LineReader::State::kEof) break;
-        if (st == LineReader::State::kError) return reader.status();
-        if (!line.too_long) text.append(line.text).append("\n");
-        if (text.size() >= (1 << 20)) {
-          if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
-          text.clear();
-        }
-      }
-      if (Status w = WriteAll(out.get(), text, tmp); !w.ok()) return w;
-      if (::fsync(out.get()) != 0) return Errno("cannot fsync", tmp);
-      if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("cannot rename", tmp);
-      return SyncDir(dir_);
-    };
-    if (Status k = keep_unsent(); !k.ok()) {
-      ::unlink(tmp.c_str());  // the spool file is as it was: nothing lost, some sent again
+    if (Status k = KeepUnsent(dir_, path, &reader, pending, accepted); !k.ok()) {
+      ::unlink((path + ".tmp").c_str());  // the spool file is as it was: nothing lost
       return Status(s.kind(), s.message() + "; and " + k.message() + " (the " +
                                   std::to_string(*sent) + " event(s) sent go again next time)");
     }

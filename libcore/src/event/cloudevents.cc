@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/json_text.h"
+#include "event/field_rules.h"
 
 namespace evt {
 namespace {
@@ -57,16 +58,6 @@ const EvtOnlyName* FindEvtOnly(std::string_view name) {
 }
 
 bool IsEvtField(std::string_view name) { return name == "source" || FindEvtOnly(name) != nullptr; }
-
-Status Invalid(std::string_view name, std::string_view rule) {
-  std::string m(name);
-  m.append(": ").append(rule);
-  return Status::InvalidArgument(std::move(m));
-}
-
-Status WrongType(std::string_view name, const char* expected, const Json& v) {
-  return Invalid(name, std::string("must be ") + expected + " (got " + DescribeJson(v) + ")");
-}
 
 // Attribute names: lower-case ASCII letters and digits, at most 20 of them.
 bool IsAttributeName(std::string_view name) {
@@ -215,6 +206,47 @@ Status ReadCarried(const Json& v, const Json::object_t& attributes, Json::object
   return {};
 }
 
+// An evt field name in a CloudEvent, with the attribute to use instead.
+Status EvtNameRefused(const EvtOnlyName& evt) {
+  std::string rule = "is an evt field, not allowed in a CloudEvents event";
+  if (!evt.ce.empty()) rule.append(" (use \"").append(evt.ce).append("\")");
+  return Invalid(evt.evt, rule);
+}
+
+// An attribute that is not mapped onto a contract field: a valid name and a value of the
+// CloudEvents type system.
+Status CheckExtension(const std::string& name, const Json& v) {
+  if (!IsAttributeName(name)) {
+    return Invalid(Quoted(name), "not a CloudEvents attribute name (1-20 of a-z and 0-9)");
+  }
+  if (!IsValueFor(name, v)) {
+    return WrongType(name,
+                     name == "subject" || name == "dataschema"
+                         ? "a non-empty string"
+                         : "a string, a boolean or a 32-bit integer",
+                     v);
+  }
+  return {};
+}
+
+// The data's shape once every member is read: the payload that data_base64 (at position
+// `data_base64` of `out`, or out->size() when absent) encodes, or a check that the content
+// type declares JSON.
+Status ReadData(const std::string* content_type, std::size_t data_base64, Json::object_t* out) {
+  if (data_base64 < out->size()) {
+    Json& slot = out->data()[data_base64].second;
+    const std::string text = slot.get<std::string>();
+    return Base64Payload(text, content_type, &slot);
+  }
+  if (content_type != nullptr && !IsJsonMediaType(*content_type)) {
+    return Invalid("datacontenttype",
+                   "must be a JSON type (*/json or */*+json) unless the data is in data_base64 "
+                   "(got " +
+                       Quoted(*content_type) + ")");
+  }
+  return {};
+}
+
 }  // namespace
 
 bool IsJsonMediaType(std::string_view t) {
@@ -249,11 +281,7 @@ Status ReadCloudEvent(Json::object_t* in, Json::object_t* carried) {
       continue;
     }
     if (v.is_null()) continue;  // the JSON format's "unset"
-    if (const EvtOnlyName* evt = FindEvtOnly(name)) {
-      std::string rule = "is an evt field, not allowed in a CloudEvents event";
-      if (!evt->ce.empty()) rule.append(" (use \"").append(evt->ce).append("\")");
-      return Invalid(name, rule);
-    }
+    if (const EvtOnlyName* evt = FindEvtOnly(name)) return EvtNameRefused(*evt);
     if (name == "datacontenttype") {
       if (!v.is_string()) return WrongType(name, "a string", v);
       content_type = &v.get_ref<const std::string&>();
@@ -277,38 +305,21 @@ Status ReadCloudEvent(Json::object_t* in, Json::object_t* carried) {
       has_source = has_source || name == "source";
       has_type = has_type || name == "type";
       has_data = has_data || name == "data";
-    } else if (!IsAttributeName(name)) {
-      return Invalid(Quoted(name), "not a CloudEvents attribute name (1-20 of a-z and 0-9)");
-    } else if (!IsValueFor(name, v)) {
-      return WrongType(name,
-                       name == "subject" || name == "dataschema"
-                           ? "a non-empty string"
-                           : "a string, a boolean or a 32-bit integer",
-                       v);
+    } else if (Status s = CheckExtension(name, v); !s.ok()) {
+      return s;
     }
     out.emplace_back(name, std::move(v));
   }
   if (!has_id) return Invalid("id", "is required");
   if (!has_source) return Invalid("source", "is required");
   if (!has_type) return Invalid("type", "is required");
-  if (data_base64 < out.size()) {
-    if (has_data) return Invalid("data_base64", "not allowed together with data");
-    Json& slot = out.data()[data_base64].second;
-    const std::string text = slot.get<std::string>();
-    Status s = Base64Payload(text, content_type, &slot);
-    if (!s.ok()) return s;
-  } else if (content_type != nullptr && !IsJsonMediaType(*content_type)) {
-    return Invalid("datacontenttype",
-                   "must be a JSON type (*/json or */*+json) unless the data is in data_base64 "
-                   "(got " +
-                       Quoted(*content_type) + ")");
+  if (data_base64 < out.size() && has_data) {
+    return Invalid("data_base64", "not allowed together with data");
   }
-  if (carrier != nullptr) {
-    Status s = ReadCarried(*carrier, out, carried);
-    if (!s.ok()) return s;
-  }
-  in->swap(out);
-  return {};
+  Status s = ReadData(content_type, data_base64, &out);
+  if (s.ok() && carrier != nullptr) s = ReadCarried(*carrier, out, carried);
+  if (s.ok()) in->swap(out);
+  return s;
 }
 
 Json ToCloudEvents(const Event& event) {

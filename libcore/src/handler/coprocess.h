@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
 #include "evt/duration.h"
 #include "evt/status.h"
-#include "base/fd.h"
 
 namespace evt {
 

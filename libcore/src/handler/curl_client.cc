@@ -4,12 +4,10 @@
 #include <chrono>
 #include <mutex>
 
+#include "handler/handler_text.h"
+
 namespace evt {
 namespace {
-
-// A Retry-After further out than this is taken as this: a typo or a misconfigured server
-// must not park an event for months.
-constexpr Millis kMaxRetryAfter{24LL * 3600 * 1000};
 
 // curl_global_init is not thread-safe and must run before the first easy handle.
 Status GlobalInit() {
@@ -94,6 +92,90 @@ void SetOpt(CURL* easy, CURLoption option, T value, Status* status) {
   }
 }
 
+// The request's header lines as a libcurl list, with "Expect:" added. Null when out of
+// memory.
+CurlSlistPtr BuildHeaders(const std::vector<std::string>& lines) {
+  CurlSlistPtr headers;
+  auto append = [&headers](const char* line) {
+    curl_slist* grown = curl_slist_append(headers.get(), line);
+    if (grown == nullptr) return false;  // the old list is still ours
+    headers.release();                   // it is the head of `grown` now
+    headers.reset(grown);
+    return true;
+  };
+  for (const std::string& h : lines) {
+    if (!append(h.c_str())) return nullptr;
+  }
+  // No "Expect: 100-continue" round trip for larger bodies: not every server answers it.
+  if (!append("Expect:")) return nullptr;
+  return headers;
+}
+
+// Sets up `easy` for one POST of `request`. `headers`, `sink` and `error` must outlive the
+// transfer (ClearRequest drops them from the handle).
+Status SetRequest(CURL* easy, const HttpPost& request, curl_slist* headers, BodySink* sink,
+                  char* error) {
+  Status s;
+  SetOpt(easy, CURLOPT_URL, request.url.c_str(), &s);
+  SetOpt(easy, CURLOPT_PROTOCOLS_STR, "http,https", &s);
+  SetOpt(easy, CURLOPT_FOLLOWLOCATION, 0L, &s);
+  SetOpt(easy, CURLOPT_NOSIGNAL, 1L, &s);  // threads: no SIGALRM for DNS timeouts
+  SetOpt(easy, CURLOPT_TCP_KEEPALIVE, 1L, &s);
+  SetOpt(easy, CURLOPT_USERAGENT, "evt-work", &s);
+  SetOpt(easy, CURLOPT_ERRORBUFFER, error, &s);
+  SetOpt(easy, CURLOPT_POST, 1L, &s);
+  SetOpt(easy, CURLOPT_POSTFIELDS, request.body.data(), &s);
+  SetOpt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()), &s);
+  SetOpt(easy, CURLOPT_HTTPHEADER, headers, &s);
+  SetOpt(easy, CURLOPT_WRITEFUNCTION, OnBody, &s);
+  SetOpt(easy, CURLOPT_WRITEDATA, static_cast<void*>(sink), &s);
+  SetOpt(easy, CURLOPT_NOPROGRESS, 0L, &s);
+  SetOpt(easy, CURLOPT_XFERINFOFUNCTION, OnProgress, &s);
+  SetOpt(easy, CURLOPT_XFERINFODATA, static_cast<void*>(const_cast<Cancellation*>(request.cancel)),
+         &s);
+  SetOpt(easy, CURLOPT_TIMEOUT_MS,
+         static_cast<long>(std::max<Millis::rep>(0, request.timeout.count())), &s);
+  return s;
+}
+
+// The header list, body and sink die with the call: no pointer to them may stay behind
+// in the handle for the next one.
+void ClearRequest(CURL* easy) {
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr));
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, static_cast<void*>(nullptr));
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, static_cast<void*>(nullptr));
+}
+
+// The outcome of a transfer that ended with `code`, and the reply's status and Retry-After.
+Status ReadReply(CURL* easy, CURLcode code, const char* error, HttpReply* reply) {
+  long connects = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
+    reply->new_connections = connects;
+  }
+  const std::string reason =
+      std::string(curl_easy_strerror(code)) + (error[0] != '\0' ? std::string(": ") + error : "");
+  if (code == CURLE_ABORTED_BY_CALLBACK) {
+    reply->cancelled = true;
+    return Status::Unavailable("cancelled");
+  }
+  if (code == CURLE_OPERATION_TIMEDOUT) return Status::Timeout(reason);
+  if (code != CURLE_OK) {
+    return IsNetworkError(code) ? Status::Unavailable(reason) : Status::Internal(reason);
+  }
+  long status = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status == 0) {
+    return Status::Unavailable("no HTTP status in the reply");
+  }
+  reply->code = status;
+  curl_off_t retry_after = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
+    reply->retry_after =
+        std::min(Millis(static_cast<Millis::rep>(retry_after) * 1000), kMaxRetryAfter);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<CurlClient>> CurlClient::Create() {
@@ -109,82 +191,16 @@ Status CurlClient::Post(const HttpPost& request, HttpReply* reply) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   *reply = HttpReply{};
-  auto elapsed = [&] { return std::chrono::duration_cast<Millis>(Clock::now() - start); };
-
-  CurlSlistPtr headers;
-  auto append = [&headers](const char* line) {
-    curl_slist* grown = curl_slist_append(headers.get(), line);
-    if (grown == nullptr) return false;  // the old list is still ours
-    headers.release();                   // it is the head of `grown` now
-    headers.reset(grown);
-    return true;
-  };
-  for (const std::string& h : request.headers) {
-    if (!append(h.c_str())) return Status::Internal("out of memory building HTTP headers");
-  }
-  // No "Expect: 100-continue" round trip for larger bodies: not every server answers it.
-  if (!append("Expect:")) return Status::Internal("out of memory building HTTP headers");
-
+  CurlSlistPtr headers = BuildHeaders(request.headers);
+  if (!headers) return Status::Internal("out of memory building HTTP headers");
   BodySink sink{&reply->body, &reply->body_total, request.max_body};
   CURL* easy = easy_.get();
   error_[0] = '\0';
-  Status s;
-  SetOpt(easy, CURLOPT_URL, request.url.c_str(), &s);
-  SetOpt(easy, CURLOPT_PROTOCOLS_STR, "http,https", &s);
-  SetOpt(easy, CURLOPT_FOLLOWLOCATION, 0L, &s);
-  SetOpt(easy, CURLOPT_NOSIGNAL, 1L, &s);  // threads: no SIGALRM for DNS timeouts
-  SetOpt(easy, CURLOPT_TCP_KEEPALIVE, 1L, &s);
-  SetOpt(easy, CURLOPT_USERAGENT, "evt-work", &s);
-  SetOpt(easy, CURLOPT_ERRORBUFFER, error_, &s);
-  SetOpt(easy, CURLOPT_POST, 1L, &s);
-  SetOpt(easy, CURLOPT_POSTFIELDS, request.body.data(), &s);
-  SetOpt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()), &s);
-  SetOpt(easy, CURLOPT_HTTPHEADER, headers.get(), &s);
-  SetOpt(easy, CURLOPT_WRITEFUNCTION, OnBody, &s);
-  SetOpt(easy, CURLOPT_WRITEDATA, static_cast<void*>(&sink), &s);
-  SetOpt(easy, CURLOPT_NOPROGRESS, 0L, &s);
-  SetOpt(easy, CURLOPT_XFERINFOFUNCTION, OnProgress, &s);
-  SetOpt(easy, CURLOPT_XFERINFODATA, static_cast<void*>(const_cast<Cancellation*>(request.cancel)),
-         &s);
-  SetOpt(easy, CURLOPT_TIMEOUT_MS,
-         static_cast<long>(std::max<Millis::rep>(0, request.timeout.count())), &s);
-  if (!s.ok()) return s;
-
+  if (Status s = SetRequest(easy, request, headers.get(), &sink, error_); !s.ok()) return s;
   const CURLcode code = curl_easy_perform(easy);
-  reply->duration = elapsed();
-  // The header list, body and sink die with this call: no pointer to them may stay behind
-  // in the handle for the next one.
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
-  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, static_cast<const char*>(nullptr));
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, static_cast<void*>(nullptr));
-  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, static_cast<void*>(nullptr));
-
-  long connects = 0;
-  if (curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) {
-    reply->new_connections = connects;
-  }
-  const std::string reason =
-      std::string(curl_easy_strerror(code)) + (error_[0] != '\0' ? std::string(": ") + error_ : "");
-  if (code == CURLE_ABORTED_BY_CALLBACK) {
-    reply->cancelled = true;
-    return Status::Unavailable("cancelled");
-  }
-  if (code == CURLE_OPERATION_TIMEDOUT) return Status::Timeout(reason);
-  if (code != CURLE_OK) {
-    return IsNetworkError(code) ? Status::Unavailable(reason) : Status::Internal(reason);
-  }
-
-  long status = 0;
-  if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status == 0) {
-    return Status::Unavailable("no HTTP status in the reply");
-  }
-  reply->code = status;
-  curl_off_t retry_after = 0;
-  if (curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
-    reply->retry_after =
-        std::min(Millis(static_cast<Millis::rep>(retry_after) * 1000), kMaxRetryAfter);
-  }
-  return Status::Ok();
+  reply->duration = std::chrono::duration_cast<Millis>(Clock::now() - start);
+  ClearRequest(easy);
+  return ReadReply(easy, code, error_, reply);
 }
 
 Status CheckHttpUrl(const std::string& url) {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "evt/handler_args.h"
+#include "handler/handler_text.h"
 #include "handler/reaper.h"
 #include "handler/subprocess.h"
 
@@ -21,21 +22,7 @@ namespace {
 
 constexpr std::size_t kMaxErrorLine = 500;
 
-// Reads a string field without throwing: a handler never throws, even on an event
-// that skipped validation.
-std::string Field(const Event& event, const char* key) {
-  auto it = event.doc.find(key);
-  if (it == event.doc.end()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
 std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-std::string FormatShortDuration(Millis d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-  return std::to_string(d.count()) + "ms";
-}
 
 std::string SignalText(int sig) {
   std::string text = "killed by signal " + std::to_string(sig);
@@ -43,8 +30,9 @@ std::string SignalText(int sig) {
   return text;
 }
 
-// Keeps an error message on one bounded line whatever the handler printed.
-std::string OneLine(std::string_view s, std::size_t max) {
+// Keeps an error message on one bounded line whatever the handler printed. Unlike
+// OneLine (handler_text.h), it keeps other bytes and trailing spaces as they were.
+std::string FlattenLine(std::string_view s, std::size_t max) {
   std::string out;
   for (char c : s.substr(0, max)) {
     out.push_back(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
@@ -94,10 +82,6 @@ class StderrLogBudget {
   bool closed_ = false;
 };
 
-bool IsBlank(std::string_view s) {
-  return s.find_first_not_of(" \t\r\f\v") == std::string_view::npos;
-}
-
 }  // namespace
 
 ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(options)) {
@@ -111,33 +95,31 @@ ExecHandler::ExecHandler(ExecHandlerOptions options) : options_(std::move(option
 // after the last attempt's end.
 ExecHandler::~ExecHandler() { Reaper::Get().KillOrphans(Millis(2000), ChildSource::kAllThreads); }
 
-HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
-  HandlerResult result;
-  if (ctx.cancel != nullptr && ctx.cancel->cancelled()) {
-    // Shutting down: do not start new work at all.
-    result.outcome = Outcome::kTransient;
-    result.category = Category::kTimeout;
-    result.interrupted = true;
-    result.error = "interrupted by shutdown";
-    return result;
-  }
+namespace {
 
+HandlerResult Interrupted() {
+  HandlerResult result;
+  result.outcome = Outcome::kTransient;
+  result.category = Category::kTimeout;
+  result.interrupted = true;
+  result.error = "interrupted by shutdown";
+  return result;
+}
+
+// The process of one attempt: argv with `{payload.x}` templates expanded, the event on
+// stdin and in EVT_* variables. InvalidArgument when a template cannot be filled.
+Result<ProcessSpec> BuildSpec(const ExecHandlerOptions& o, const AttemptContext& ctx) {
   ProcessSpec spec;
-  spec.argv = options_.argv;
-  if (ctx.event != nullptr && HasArgumentTemplates(options_.argv)) {
+  spec.argv = o.argv;
+  if (ctx.event != nullptr && HasArgumentTemplates(o.argv)) {
     // `{payload.server}` and the like: each becomes one argv element, never a shell word.
-    Result<std::vector<std::string>> argv = ExpandArguments(options_.argv, *ctx.event);
-    if (!argv.ok()) {
-      result.outcome = Outcome::kPermanent;
-      result.category = Category::kData;
-      result.error = argv.status().message();
-      return result;
-    }
+    Result<std::vector<std::string>> argv = ExpandArguments(o.argv, *ctx.event);
+    if (!argv.ok()) return argv.status();
     spec.argv = std::move(*argv);
   }
-  spec.timeout = options_.timeout;
-  spec.kill_after = options_.kill_after;
-  spec.max_capture = options_.max_output_bytes;
+  spec.timeout = o.timeout;
+  spec.kill_after = o.kill_after;
+  spec.max_capture = o.max_output_bytes;
   spec.cancel_fd = ctx.cancel != nullptr ? ctx.cancel->fd() : -1;
   if (ctx.event != nullptr) {
     const Event& e = *ctx.event;
@@ -157,48 +139,70 @@ HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
   // No evt credential, and EVT_BROKER without its password. A handler that emits events
   // itself brings its own credential (EVT_REDIS_PASSWORD, --redis-password-file).
   HideCredentials(&spec.extra_env, &spec.unset_env);
+  return spec;
+}
+
+// The outcome of a finished process: the exit classifier's verdict and a one-line error
+// ending in the handler's last stderr line.
+void Classify(const ExecHandlerOptions& o, const ProcessResult& p, const std::string& last_line,
+              HandlerResult* result) {
+  ExitClassifier::Verdict verdict{Outcome::kTransient, Category::kDependency};
+  if (!p.started) {
+    const std::string cmd = o.argv.empty() ? "" : o.argv[0];
+    result->error = FlattenLine("cannot run " + cmd + ": " + ErrnoText(p.start_errno), 1000);
+  } else if (p.cancelled) {
+    verdict = {Outcome::kTransient, Category::kTimeout};
+    result->interrupted = true;
+    result->error = "interrupted by shutdown";
+  } else if (p.timed_out) {
+    verdict = ExitClassifier::ForTimeout();
+    result->error = "timed out after " + FormatShortDuration(o.timeout);
+  } else if (p.exited) {
+    verdict = o.classifier.ForExit(p.exit_code);
+    if (p.exit_code != 0) {
+      result->error = "exit " + std::to_string(p.exit_code);
+      if (!last_line.empty()) result->error += ": " + FlattenLine(last_line, kMaxErrorLine);
+    }
+  } else {
+    verdict = ExitClassifier::ForSignal();
+    result->error = SignalText(p.term_signal);
+  }
+  result->outcome = verdict.outcome;
+  result->category = verdict.category;
+}
+
+}  // namespace
+
+HandlerResult ExecHandler::Run(const AttemptContext& ctx) {
+  // Shutting down: do not start new work at all.
+  if (ctx.cancel != nullptr && ctx.cancel->cancelled()) return Interrupted();
+  Result<ProcessSpec> spec = BuildSpec(options_, ctx);
+  if (!spec.ok()) {
+    HandlerResult result;
+    result.outcome = Outcome::kPermanent;
+    result.category = Category::kData;
+    result.error = spec.status().message();
+    return result;
+  }
   // The last non-empty stderr line is usually the handler's own explanation; track it
   // here rather than from the bounded capture, which may have cut it off.
   std::string last_line;
   StderrLogBudget log_budget(options_.max_output_bytes);
-  spec.on_stderr_line = [&](std::string_view line) {
+  spec->on_stderr_line = [&](std::string_view line) {
     if (!IsBlank(line)) last_line.assign(line.data(), std::min(line.size(), kMaxErrorLine + 1));
     if (!ctx.on_stderr_line) return;
     if (std::optional<std::string_view> part = log_budget.Admit(line)) ctx.on_stderr_line(*part);
   };
-
-  ProcessResult p = RunProcess(spec);
+  ProcessResult p = RunProcess(*spec);
   if (ctx.on_stderr_line) {
     if (std::uint64_t rest = log_budget.NotLogged(p); rest > 0) {
       ctx.on_stderr_line("... " + std::to_string(rest) + " more bytes");
     }
   }
+  HandlerResult result;
   result.duration = p.duration;
   result.output = std::move(p.out);
-
-  ExitClassifier::Verdict verdict{Outcome::kTransient, Category::kDependency};
-  if (!p.started) {
-    const std::string cmd = options_.argv.empty() ? "" : options_.argv[0];
-    result.error = OneLine("cannot run " + cmd + ": " + ErrnoText(p.start_errno), 1000);
-  } else if (p.cancelled) {
-    verdict = {Outcome::kTransient, Category::kTimeout};
-    result.interrupted = true;
-    result.error = "interrupted by shutdown";
-  } else if (p.timed_out) {
-    verdict = ExitClassifier::ForTimeout();
-    result.error = "timed out after " + FormatShortDuration(options_.timeout);
-  } else if (p.exited) {
-    verdict = options_.classifier.ForExit(p.exit_code);
-    if (p.exit_code != 0) {
-      result.error = "exit " + std::to_string(p.exit_code);
-      if (!last_line.empty()) result.error += ": " + OneLine(last_line, kMaxErrorLine);
-    }
-  } else {
-    verdict = ExitClassifier::ForSignal();
-    result.error = SignalText(p.term_signal);
-  }
-  result.outcome = verdict.outcome;
-  result.category = verdict.category;
+  Classify(options_, p, last_line, &result);
   return result;
 }
 

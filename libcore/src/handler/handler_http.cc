@@ -11,11 +11,13 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <utility>
 
-#include "handler/curl_client.h"
 #include "evt/log.h"
+#include "handler/curl_client.h"
+#include "handler/handler_text.h"
 
 namespace evt {
 
@@ -24,24 +26,6 @@ namespace {
 // How much of a reply body goes into the one-line error (the whole kept body is in
 // HandlerResult::output).
 constexpr std::size_t kMaxErrorBody = 500;
-
-std::string Field(const Event& event, const char* key) {
-  auto it = event.doc.find(key);
-  if (it == event.doc.end()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
-
-std::string OneLine(std::string_view s, std::size_t max) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? ' ' : c);
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);
@@ -75,11 +59,6 @@ bool IsReservedHeader(const std::string& lower_name) {
   return lower_name == "content-type" || lower_name == "content-length" ||
          lower_name == "transfer-encoding" || lower_name == "expect" ||
          lower_name == "idempotency-key" || lower_name.rfind("x-evt-", 0) == 0;
-}
-
-std::string FormatShortDuration(Millis d) {
-  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
-  return std::to_string(d.count()) + "ms";
 }
 
 std::string HmacSha256Hex(const std::string& key, const std::string& data) {
@@ -129,11 +108,102 @@ void ClassifyStatus(long code, HandlerResult* r) {
   }
 }
 
+HandlerResult Failure(Outcome outcome, Category category, std::string error) {
+  HandlerResult result;
+  result.outcome = outcome;
+  result.category = category;
+  result.error = std::move(error);
+  return result;
+}
+
+// The request of one attempt: the event as the body, its identity in headers, the HMAC
+// of the body with a secret. A failure result when the event cannot be sent.
+std::optional<HandlerResult> BuildPost(const HttpHandlerOptions& o, const AttemptContext& ctx,
+                                       HttpPost* post) {
+  const Event& e = *ctx.event;
+  post->url = o.url;
+  post->timeout = o.timeout;
+  post->max_body = o.max_output_bytes;
+  post->cancel = ctx.cancel;
+  post->body = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+  const std::pair<const char*, std::string> from_event[] = {
+      {"Idempotency-Key", Field(e, "idempotency_key")},
+      {"X-Evt-Event-Id", Field(e, "event_id")},
+      {"X-Evt-Event-Type", Field(e, "event_type")},
+  };
+  post->headers.reserve(6 + o.headers.size());
+  post->headers.push_back("Content-Type: application/json");
+  for (const auto& [name, value] : from_event) {
+    // event_id and event_type cannot hold control characters (the contract's patterns),
+    // but an idempotency key is any text.
+    if (!IsSafeHeaderValue(value)) {
+      return Failure(Outcome::kPermanent, Category::kData,
+                     std::string("cannot send the event over HTTP: the ") + name +
+                         " value holds a control character");
+    }
+    post->headers.push_back(std::string(name) + ": " + value);
+  }
+  post->headers.push_back("X-Evt-Attempt: " + std::to_string(ctx.attempt));
+  if (!o.hmac_secret.empty()) {
+    const std::string mac = HmacSha256Hex(o.hmac_secret, post->body);
+    if (mac.empty()) return Failure(Outcome::kTransient, Category::kInternal, "HMAC-SHA256 failed");
+    post->headers.push_back("X-Evt-Signature: sha256=" + mac);
+  }
+  post->headers.insert(post->headers.end(), o.headers.begin(), o.headers.end());
+  return std::nullopt;
+}
+
+// The outcome of an exchange that ended with `s` and `reply`.
+HandlerResult ClassifyReply(const HttpHandlerOptions& o, const Status& s, HttpReply reply) {
+  const bool body_cut = reply.body_total > reply.body.size();
+  HandlerResult result;
+  if (reply.cancelled) {
+    result = Failure(Outcome::kTransient, Category::kTimeout, "interrupted by shutdown");
+    result.interrupted = true;
+  } else if (s.kind() == Status::Kind::kTimeout) {
+    result = Failure(Outcome::kTransient, Category::kTimeout,
+                     "timed out after " + FormatShortDuration(o.timeout) + ": " + s.message());
+  } else if (s.kind() == Status::Kind::kUnavailable) {
+    result = Failure(Outcome::kTransient, Category::kNetwork, OneLine(s.message(), 1000));
+  } else if (!s.ok()) {
+    result = Failure(Outcome::kTransient, Category::kInternal, OneLine(s.message(), 1000));
+  }
+  result.duration = reply.duration;
+  result.output = std::move(reply.body);
+  if (reply.cancelled || !s.ok()) return result;
+  ClassifyStatus(reply.code, &result);
+  if (result.outcome == Outcome::kDone) return result;
+  result.error = "HTTP " + std::to_string(reply.code);
+  std::string body = OneLine(result.output, kMaxErrorBody);
+  if (body_cut && result.output.size() <= kMaxErrorBody) body += "...";
+  if (!body.empty()) result.error += ": " + body;
+  if (result.outcome == Outcome::kTransient) result.retry_after = reply.retry_after;
+  return result;
+}
+
 }  // namespace
 
 struct HttpHandler::Pool {
   std::mutex mu;
   std::vector<std::unique_ptr<CurlClient>> idle;  // LIFO: the last returned is reused first
+
+  // An idle client, or a new one.
+  Result<std::unique_ptr<CurlClient>> Take() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!idle.empty()) {
+        std::unique_ptr<CurlClient> client = std::move(idle.back());
+        idle.pop_back();
+        return client;
+      }
+    }
+    return CurlClient::Create();
+  }
+
+  void Give(std::unique_ptr<CurlClient> client) {
+    std::lock_guard<std::mutex> lock(mu);
+    idle.push_back(std::move(client));
+  }
 };
 
 Result<std::unique_ptr<HttpHandler>> HttpHandler::Create(HttpHandlerOptions options) {
@@ -152,101 +222,23 @@ HttpHandler::HttpHandler(HttpHandlerOptions options)
 HttpHandler::~HttpHandler() = default;
 
 HandlerResult HttpHandler::Run(const AttemptContext& ctx) {
-  HandlerResult result;
-  auto fail = [&](Outcome outcome, Category category, std::string error) {
-    result.outcome = outcome;
-    result.category = category;
-    result.error = std::move(error);
-    return result;
-  };
   if (ctx.cancel != nullptr && ctx.cancel->cancelled()) {
+    HandlerResult result =
+        Failure(Outcome::kTransient, Category::kTimeout, "interrupted by shutdown");
     result.interrupted = true;
-    return fail(Outcome::kTransient, Category::kTimeout, "interrupted by shutdown");
+    return result;
   }
-  if (ctx.event == nullptr) return fail(Outcome::kTransient, Category::kInternal, "no event");
-  const Event& e = *ctx.event;
-
+  if (ctx.event == nullptr) return Failure(Outcome::kTransient, Category::kInternal, "no event");
   HttpPost post;
-  post.url = options_.url;
-  post.timeout = options_.timeout;
-  post.max_body = options_.max_output_bytes;
-  post.cancel = ctx.cancel;
-  post.body = e.doc.dump(-1, ' ', false, Json::error_handler_t::replace);
-
-  const std::pair<const char*, std::string> from_event[] = {
-      {"Idempotency-Key", Field(e, "idempotency_key")},
-      {"X-Evt-Event-Id", Field(e, "event_id")},
-      {"X-Evt-Event-Type", Field(e, "event_type")},
-  };
-  post.headers.reserve(6 + options_.headers.size());
-  post.headers.push_back("Content-Type: application/json");
-  for (const auto& [name, value] : from_event) {
-    // event_id and event_type cannot hold control characters (the contract's patterns),
-    // but an idempotency key is any text.
-    if (!IsSafeHeaderValue(value)) {
-      return fail(Outcome::kPermanent, Category::kData,
-                  std::string("cannot send the event over HTTP: the ") + name +
-                      " value holds a control character");
-    }
-    post.headers.push_back(std::string(name) + ": " + value);
-  }
-  post.headers.push_back("X-Evt-Attempt: " + std::to_string(ctx.attempt));
-  if (!options_.hmac_secret.empty()) {
-    const std::string mac = HmacSha256Hex(options_.hmac_secret, post.body);
-    if (mac.empty()) return fail(Outcome::kTransient, Category::kInternal, "HMAC-SHA256 failed");
-    post.headers.push_back("X-Evt-Signature: sha256=" + mac);
-  }
-  post.headers.insert(post.headers.end(), options_.headers.begin(), options_.headers.end());
-
-  std::unique_ptr<CurlClient> client;
-  {
-    std::lock_guard<std::mutex> lock(pool_->mu);
-    if (!pool_->idle.empty()) {
-      client = std::move(pool_->idle.back());
-      pool_->idle.pop_back();
-    }
-  }
-  if (!client) {
-    Result<std::unique_ptr<CurlClient>> created = CurlClient::Create();
-    if (!created.ok()) {
-      return fail(Outcome::kTransient, Category::kInternal, created.status().message());
-    }
-    client = std::move(*created);
+  if (std::optional<HandlerResult> failed = BuildPost(options_, ctx, &post)) return *failed;
+  Result<std::unique_ptr<CurlClient>> client = pool_->Take();
+  if (!client.ok()) {
+    return Failure(Outcome::kTransient, Category::kInternal, client.status().message());
   }
   HttpReply reply;
-  const Status s = client->Post(post, &reply);
-  {
-    std::lock_guard<std::mutex> lock(pool_->mu);
-    pool_->idle.push_back(std::move(client));
-  }
-
-  result.duration = reply.duration;
-  const bool body_cut = reply.body_total > reply.body.size();
-  result.output = std::move(reply.body);
-  if (reply.cancelled) {
-    result.interrupted = true;
-    return fail(Outcome::kTransient, Category::kTimeout, "interrupted by shutdown");
-  }
-  switch (s.kind()) {
-    case Status::Kind::kOk:
-      break;
-    case Status::Kind::kTimeout:
-      return fail(Outcome::kTransient, Category::kTimeout,
-                  "timed out after " + FormatShortDuration(options_.timeout) + ": " + s.message());
-    case Status::Kind::kUnavailable:
-      return fail(Outcome::kTransient, Category::kNetwork, OneLine(s.message(), 1000));
-    default:
-      return fail(Outcome::kTransient, Category::kInternal, OneLine(s.message(), 1000));
-  }
-
-  ClassifyStatus(reply.code, &result);
-  if (result.outcome == Outcome::kDone) return result;
-  result.error = "HTTP " + std::to_string(reply.code);
-  std::string body = OneLine(result.output, kMaxErrorBody);
-  if (body_cut && result.output.size() <= kMaxErrorBody) body += "...";
-  if (!body.empty()) result.error += ": " + body;
-  if (result.outcome == Outcome::kTransient) result.retry_after = reply.retry_after;
-  return result;
+  const Status s = (*client)->Post(post, &reply);
+  pool_->Give(std::move(*client));
+  return ClassifyReply(options_, s, std::move(reply));
 }
 
 Status AddHttpHeader(std::string_view line, std::vector<std::string>* headers) {
