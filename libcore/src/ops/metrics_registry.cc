@@ -1,6 +1,8 @@
 #include "ops/metrics_registry.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "evt/outcome.h"
 
@@ -11,9 +13,14 @@ std::string TypeLabel(const std::string& event_type) {
   return event_type.empty() ? "-" : event_type;
 }
 
+// The shortest text that reads back as `v`, without an exponent where 17 digits allow
+// ("0.005", "2.5", "1700000000", not "1.7e+09").
 std::string FormatDouble(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v && std::strchr(buf, 'e') == nullptr) break;
+  }
   return buf;
 }
 

@@ -107,6 +107,12 @@ Result<std::unique_ptr<OpsServer>> OpsServer::Start(const ListenAddress& address
   auto impl = std::make_unique<Impl>();
   // Two threads are plenty for a scraper and a health check; the default pool is larger.
   impl->server.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // cpp-httplib's default is SO_REUSEPORT, with which a second worker on the same port
+  // binds too and takes half of the scrapes: a port in use must be an error.
+  impl->server.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl->server.Get("/healthz", [health](const httplib::Request&, httplib::Response& res) {
     HealthReply reply = MakeHealthReply(health->Snapshot());
     res.status = reply.code;
