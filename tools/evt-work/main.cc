@@ -6,6 +6,7 @@
 #include "evt/exit_code.h"
 #include "evt/handler_exec.h"
 #include "evt/handler_factory.h"
+#include "evt/ops.h"
 #include "evt/worker.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   evt::QueueOptions q;
   evt::ExecHandlerOptions exec;
   evt::HandlerOptions kind;
+  evt::OpsOptions ops;
   std::string dlq_path, permanent_exit, transient_exit;
 
   CLI::App app("Consume events and run a handler for each: evt-work [OPTIONS] -- COMMAND [ARGS...]",
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", w.seed, "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
   evt::AddHandlerOptions(app, &kind);
+  evt::AddOpsOptions(app, &ops);
   app.add_option("command", exec.argv, "The handler command and its arguments (after --)")
       ->take_all();
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
@@ -94,6 +97,10 @@ int main(int argc, char** argv) {
   if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
 
   if (s = evt::ValidateDlqPath(*broker, dlq_path); !s.ok()) return evt::ReportFatal(tool, s);
+  ops.secret_files = {common.password_file};  // --hmac-secret-file: the HTTP handler warns
+  evt::ObserverList observers;  // TODO(loop): hand to the loop once it reports to observers
+  auto operations = evt::AttachOperations(ops, &observers);
+  if (!operations.ok()) return evt::ReportFatal(tool, operations.status());
   if (broker->is_durable()) {
     q.ns = common.ns;
     q.queue = common.queue;

@@ -146,10 +146,12 @@ Status OperationsImpl::Start(ObserverList* observers) {
 void AddOpsOptions(CLI::App& app, OpsOptions* options) {
   app.add_option("--listen", options->listen,
                  "Serve GET /healthz and GET /metrics on ADDR:PORT, e.g. 127.0.0.1:9464")
-      ->envname("EVT_LISTEN");
+      ->envname("EVT_LISTEN")
+      ->type_name("ADDR:PORT");
   app.add_option("--metrics-file", options->metrics_file,
                  "Rewrite the metrics to FILE (Prometheus text) every --metrics-interval")
-      ->envname("EVT_METRICS_FILE");
+      ->envname("EVT_METRICS_FILE")
+      ->type_name("FILE");
   AddDurationOption(app, "--metrics-interval", &options->metrics_interval,
                     "How often --metrics-file is rewritten (and at exit)", "EVT_METRICS_INTERVAL");
 }
