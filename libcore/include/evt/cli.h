@@ -19,13 +19,13 @@ std::string VersionString();
 
 // Options that every evt command takes.
 struct CommonOptions {
-  std::string log_format;          // --log-format, EVT_LOG_FORMAT; empty: DefaultLogFormat()
-  std::string log_level = "warn";  // --log-level, EVT_LOG_LEVEL: silent when all is well
-  bool verbose = false;            // -v, --verbose: log at least at info (every attempt)
-  std::string broker = "-";        // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
-  std::string queue = "default";   // --queue, EVT_QUEUE
-  std::string ns = "evt";          // --namespace, EVT_NAMESPACE: prefix of the broker's keys
-  std::string password_file;       // the broker's password file (flag and variable: cli.cc)
+  std::string log_format = "auto";  // --log-format, EVT_LOG_FORMAT; auto: DefaultLogFormat()
+  std::string log_level = "warn";   // --log-level, EVT_LOG_LEVEL: silent when all is well
+  bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
+  std::string broker = "-";         // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
+  std::string queue = "default";    // --queue, EVT_QUEUE
+  std::string ns = "evt";           // --namespace, EVT_NAMESPACE: prefix of the broker's keys
+  std::string password_file;        // the broker's password file (flag and variable: cli.cc)
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // --max-event-bytes, EVT_MAX_EVENT_BYTES
 };
 

@@ -301,7 +301,7 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv) {
 
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common) {
   Result<LogFormat> format =
-      common.log_format.empty() ? DefaultLogFormat() : ParseLogFormat(common.log_format);
+      common.log_format == "auto" ? DefaultLogFormat() : ParseLogFormat(common.log_format);
   if (!format.ok()) return format.status();
   Result<LogLevel> level = ParseLogLevel(common.log_level);
   if (!level.ok()) return level.status();
