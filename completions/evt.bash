@@ -123,9 +123,9 @@ _evt_work() {
     _evt_files ''  # the handler's own arguments
   else
     case $prev in
-      --dlq | --header-file | --hmac-secret-file) _evt_files '' ;;
+      --dlq | --header-file | --hmac-secret-file | --metrics-file) _evt_files '' ;;
       --state-dir) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
-      --http | --header) ;;
+      --http | --header | --listen | --metrics-interval) ;;
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
@@ -138,6 +138,7 @@ _evt_work() {
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat
             --state-dir --http --header --header-file --hmac-secret-file --pipe
+            --listen --metrics-file --metrics-interval
             --' -- "$cur"))
         fi ;;
     esac

@@ -92,6 +92,9 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l header -x -d 'Extra HTTP he
 complete -c evt-work -n 'not __evt_work_dashdash' -l header-file -r -F -d 'Extra HTTP headers from FILE, one per line'
 complete -c evt-work -n 'not __evt_work_dashdash' -l hmac-secret-file -r -F -d 'Sign each body with the HMAC-SHA256 key in FILE'
 complete -c evt-work -n 'not __evt_work_dashdash' -l pipe -d 'Run the command as long-lived co-processes, one event per line'
+complete -c evt-work -n 'not __evt_work_dashdash' -l listen -x -d 'Serve GET /healthz and GET /metrics on ADDR:PORT'
+complete -c evt-work -n 'not __evt_work_dashdash' -l metrics-file -r -F -d 'Rewrite the metrics to FILE (Prometheus text) every interval'
+complete -c evt-work -n 'not __evt_work_dashdash' -l metrics-interval -x -d 'How often --metrics-file is rewritten'
 complete -c evt-work -n 'not __evt_work_dashdash' -f
 complete -c evt-work -n '__evt_work_want_command' -x -a '(__fish_complete_command)' -d 'Handler command'
 complete -c evt-work -n '__evt_work_dashdash; and not __evt_work_want_command' -F

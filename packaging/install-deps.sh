@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian (bookworm) packages that evt's build, tests and benchmarks need.
+# Installs the Debian (bookworm) packages that evt's build, tests and benchmarks need
+# (prometheus: for promtool, which checks the /metrics text).
 # Idempotent; runs as root (or through sudo) without a terminal.
 set -euo pipefail
 

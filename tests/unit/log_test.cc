@@ -33,7 +33,7 @@ TEST_CASE("text log lines start with the tool and level and quote only what need
   });
   CHECK(out ==
         "evt-test: warn: attempt failed event_id=evt_1 idempotency_key=\"key 1\" "
-        "event_type=a.b consumer=h:1 attempt=2 duration_ms=12 "
+        "event_type=a.b consumer=h:1 attempt=2 correlation_id=evt_1 duration_ms=12 "
         "error=\"exit 3: \\\"bad\\\"\\nnext\"\n");
 }
 

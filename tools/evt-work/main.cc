@@ -8,6 +8,7 @@
 #include "evt/handler_exec.h"
 #include "evt/handler_factory.h"
 #include "evt/log_observer.h"
+#include "evt/ops.h"
 #include "evt/stdio_queue.h"
 #include "evt/worker.h"
 
@@ -20,6 +21,7 @@ struct Flags {
   evt::QueueOptions q;
   evt::ExecHandlerOptions exec;
   evt::HandlerOptions kind;
+  evt::OpsOptions ops;
   std::string dlq_path, permanent_exit, transient_exit;
 };
 
@@ -91,6 +93,7 @@ void AddQueueFlags(CLI::App& app, Flags* f) {
                  "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
   evt::AddHandlerOptions(app, &f->kind);
+  evt::AddOpsOptions(app, &f->ops);
   app.add_option("command", f->exec.argv, "The handler command and its arguments (after --)")
       ->take_all();
 }
@@ -131,6 +134,10 @@ int main(int argc, char** argv) {
   if (s.ok()) s = evt::ValidateRetryPolicy(f.w.retry);
   if (s.ok()) s = evt::ValidateDlqPath(*broker, f.dlq_path);
   if (!s.ok()) return evt::ReportFatal(tool, s);
+  f.ops.secret_files = {f.common.password_file};  // --hmac-secret-file: the HTTP handler warns
+  evt::ObserverList observers;
+  auto operations = evt::AttachOperations(f.ops, &observers);
+  if (!operations.ok()) return evt::ReportFatal(tool, operations.status());
   auto handler = evt::MakeHandler(f.kind, f.exec, f.w.concurrency);
   if (!handler.ok()) return evt::ReportFatal(tool, handler.status());
   evt::DeadLetterSink dlq;
@@ -139,8 +146,9 @@ int main(int argc, char** argv) {
 
   const bool stdio = !broker->is_durable();
   evt::LogObserver log({(*queue)->consumer(), stdio, dlq.name(), f.w.shutdown_grace});
+  observers.Add(&log);
   evt::WorkerStats stats;
-  s = evt::RunWorker(**queue, **handler, f.w, log, &stats);
+  s = evt::RunWorker(**queue, **handler, f.w, observers, &stats);
   if (!s.ok()) evt::ReportFatal(tool, s);
   return stdio ? evt::ExitCodeForStdioRun(s, stats) : evt::ExitCodeFor(s);
 }

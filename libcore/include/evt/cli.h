@@ -20,7 +20,7 @@ std::string VersionString();
 
 // Options that every evt command takes.
 struct CommonOptions {
-  std::string log_format = "text";  // --log-format, EVT_LOG_FORMAT
+  std::string log_format = "auto";  // --log-format, EVT_LOG_FORMAT; auto: DefaultLogFormat()
   std::string log_level = "warn";   // --log-level, EVT_LOG_LEVEL: silent when all is well
   bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
   std::string broker =

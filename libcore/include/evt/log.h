@@ -19,7 +19,15 @@ enum class LogFormat { kText, kJson };
 enum class LogLevel { kDebug, kInfo, kWarn, kError, kOff };
 
 Result<LogFormat> ParseLogFormat(std::string_view text);  // "text" | "json"
-Result<LogLevel> ParseLogLevel(std::string_view text);    // debug|info|warn|error|off
+
+// Whether `journal_stream` (the JOURNAL_STREAM variable systemd sets, "DEV:INODE") names
+// the file `fd` is open on: then stderr goes to the journal. False for null or malformed.
+bool IsJournalStream(const char* journal_stream, int fd);
+// The format when --log-format is not given: json when stderr is systemd's journal
+// (IsJournalStream(getenv("JOURNAL_STREAM"), 2)), text otherwise. Text on a pipe too:
+// scripts and tests read evt's lines as text.
+LogFormat DefaultLogFormat();
+Result<LogLevel> ParseLogLevel(std::string_view text);  // debug|info|warn|error|off
 
 struct LogOptions {
   std::string tool = "evt";             // prefix of every line, the command's name
@@ -40,15 +48,27 @@ struct LogField {
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
 // The fields every line about one event attempt carries (DESIGN.md, "Observability").
+// Built as {event_id, key, type, consumer, attempt} or with a correlation_id after them.
 struct EventLogContext {
+  EventLogContext(std::string_view event_id_, std::string_view idempotency_key_,
+                  std::string_view event_type_, std::string_view consumer_, int attempt_,
+                  std::string_view correlation_id_ = {})
+      : event_id(event_id_),
+        idempotency_key(idempotency_key_),
+        event_type(event_type_),
+        consumer(consumer_),
+        attempt(attempt_),
+        correlation_id(correlation_id_) {}
   std::string_view event_id;
   std::string_view idempotency_key;
   std::string_view event_type;
   std::string_view consumer;
   int attempt = 0;
+  std::string_view correlation_id;  // empty: the event_id (the contract's default)
 };
 
-// Logs `msg` with the event's fields first, then `extra`.
+// Logs `msg` with the event's fields first (event_id, idempotency_key, event_type,
+// consumer, attempt, correlation_id), then `extra`.
 void LogEvent(LogLevel level, std::string_view msg, const EventLogContext& event,
               std::initializer_list<LogField> extra = {});
 bool LogEnabled(LogLevel level);

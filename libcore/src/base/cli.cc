@@ -251,10 +251,11 @@ void SetUpApp(CLI::App& app, CommonOptions* common) {
       ->envname("EVT_MAX_EVENT_BYTES")
       ->check(CLI::Range(std::size_t{256}, std::size_t{64} * 1024 * 1024))
       ->capture_default_str();
-  app.add_option("--log-format", common->log_format, "Log lines on stderr as text or json")
+  app.add_option("--log-format", common->log_format,
+                 "Log lines on stderr as text or json (default: json when stderr is the "
+                 "systemd journal, else text)")
       ->envname("EVT_LOG_FORMAT")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", common->log_level, "debug, info, warn, error or off")
       ->envname("EVT_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "warning", "error", "off"}))
@@ -300,7 +301,8 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv) {
 }
 
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common) {
-  Result<LogFormat> format = ParseLogFormat(common.log_format);
+  Result<LogFormat> format =
+      common.log_format == "auto" ? DefaultLogFormat() : ParseLogFormat(common.log_format);
   if (!format.ok()) return format.status();
   Result<LogLevel> level = ParseLogLevel(common.log_level);
   if (!level.ok()) return level.status();

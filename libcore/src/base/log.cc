@@ -2,7 +2,11 @@
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -81,6 +85,22 @@ Result<LogFormat> ParseLogFormat(std::string_view text) {
   return Status::Usage("--log-format must be text or json (got \"" + std::string(text) + "\")");
 }
 
+bool IsJournalStream(const char* journal_stream, int fd) {
+  if (journal_stream == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  char extra = 0;
+  if (std::sscanf(journal_stream, "%llu:%llu%c", &dev, &ino, &extra) != 2) return false;
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
+LogFormat DefaultLogFormat() {
+  return IsJournalStream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO) ? LogFormat::kJson
+                                                                       : LogFormat::kText;
+}
+
 Result<LogLevel> ParseLogLevel(std::string_view text) {
   if (text == "debug") return LogLevel::kDebug;
   if (text == "info") return LogLevel::kInfo;
@@ -145,12 +165,14 @@ void LogEvent(LogLevel level, std::string_view msg, const EventLogContext& event
               std::initializer_list<LogField> extra) {
   if (level == LogLevel::kOff || !LogEnabled(level)) return;
   std::vector<LogField> fields;
-  fields.reserve(5 + extra.size());
+  fields.reserve(6 + extra.size());
   fields.push_back({"event_id", event.event_id});
   fields.push_back({"idempotency_key", event.idempotency_key});
   fields.push_back({"event_type", event.event_type});
   fields.push_back({"consumer", event.consumer});
   fields.push_back({"attempt", event.attempt});
+  fields.push_back(
+      {"correlation_id", event.correlation_id.empty() ? event.event_id : event.correlation_id});
   fields.insert(fields.end(), extra.begin(), extra.end());
   Emit(level, msg, fields.data(), fields.data() + fields.size());
 }
