@@ -61,15 +61,20 @@ class SqlitePublisher : public EventPublisher {
     return StopRequested() || Clock::now() - since >= options_.outage_patience;
   }
 
+  // The events are serialized before the write lock is taken, so that it is held only
+  // for the inserts.
   Status WriteBatch(const std::vector<Publication>& batch, std::size_t begin, std::size_t end) {
     const UnixMillis now = NowUnixMillis();
+    std::vector<std::string> json;
+    json.reserve(end - begin);
+    for (std::size_t i = begin; i < end; ++i) json.push_back(Serialize(batch[i].event));
     return db_.Write([&] {
       for (std::size_t i = begin; i < end; ++i) {
         const Publication& p = batch[i];
         Query q = p.due_ms == 0
                       ? db_.Prepare("INSERT INTO stream(qid, added_ms, event) VALUES(?1, ?2, ?3)")
                       : db_.Prepare("INSERT INTO delayed(qid, due_ms, event) VALUES(?1, ?2, ?3)");
-        q.Bind(qid_).Bind(p.due_ms == 0 ? now : p.due_ms).Bind(Serialize(p.event));
+        q.Bind(qid_).Bind(p.due_ms == 0 ? now : p.due_ms).BindStatic(json[i - begin]);
         if (Status s = q.Run(); !s.ok()) return s;
       }
       return Status::Ok();

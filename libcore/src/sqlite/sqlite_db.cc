@@ -98,6 +98,14 @@ Query& Query::Bind(const std::string& v) {
   return *this;
 }
 
+Query& Query::BindStatic(const std::string& v) {
+  if (stmt_ != nullptr) {
+    sqlite3_bind_text(stmt_, next_, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  ++next_;
+  return *this;
+}
+
 Query& Query::BindNull() {
   if (stmt_ != nullptr) sqlite3_bind_null(stmt_, next_);
   ++next_;

@@ -57,7 +57,9 @@ class Query {
 
   Query& Bind(std::int64_t v);
   Query& Bind(int v) { return Bind(static_cast<std::int64_t>(v)); }
-  Query& Bind(const std::string& v);
+  Query& Bind(const std::string& v);  // copied
+  // Not copied. REQUIRES: `v` outlives the query.
+  Query& BindStatic(const std::string& v);
   Query& BindNull();
 
   // true: a row is ready to read; false: done.
