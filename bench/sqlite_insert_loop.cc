@@ -21,13 +21,12 @@ int main(int argc, char** argv) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   sqlite3* db = nullptr;
   if (sqlite3_open(argv[1], &db) != SQLITE_OK) return 66;
-  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr,
-               nullptr);
+  sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
   const auto start = std::chrono::steady_clock::now();
   sqlite3_stmt* st = nullptr;
   sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-  if (sqlite3_prepare_v2(db, "INSERT INTO stream(qid, added_ms, event) VALUES(1, ?1, ?2)", -1,
-                         &st, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(db, "INSERT INTO stream(qid, added_ms, event) VALUES(1, ?1, ?2)", -1, &st,
+                         nullptr) != SQLITE_OK) {
     std::fprintf(stderr, "%s\n", sqlite3_errmsg(db));
     return 70;
   }
@@ -42,8 +41,7 @@ int main(int argc, char** argv) {
   }
   sqlite3_finalize(st);
   if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return 70;
-  const double s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sqlite3_close(db);
   std::printf("%.0f\n", static_cast<double>(lines.size()) / s);
   return 0;
