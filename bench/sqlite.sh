@@ -63,3 +63,30 @@ shm=$(mktemp -d /dev/shm/evt-bench.XXXXXX)
 echo "2b. the same with the journal on tmpfs: $(work shm 2 1 "$shm")/s"
 rm -rf "$shm"
 echo "3. --concurrency 1: $(work c1 1 1)/s; --concurrency 4: $(work c4 4 1)/s; two processes x 2: $(work p2 2 2)/s"
+
+# 4. The same two figures on Redis, side by side (a private redis-server, if installed).
+if command -v redis-server > /dev/null; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$tmp" --save '' --appendonly no \
+    --logfile "$tmp/redis.log" --daemonize no &
+  redis_pid=$!
+  trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+  until [[ "$(redis-cli -p "$port" PING 2>/dev/null)" == PONG ]]; do sleep 0.05; done
+  url="redis://127.0.0.1:$port"
+  t=$(now)
+  "$bin/evt-emit" --stdin --broker "$url" --queue bulk < "$tmp/events.ndjson" > /dev/null
+  ms=$(( ($(now) - t) / 1000000 ))
+  head -n "$M" "$tmp/events.ndjson" | "$bin/evt-emit" --stdin --broker "$url" --queue work > /dev/null
+  t=$(now)
+  "$bin/evt-work" --broker "$url" --queue work --state-dir "$tmp/state-redis" --concurrency 2 \
+    --log-level warn --pipe -- sh -c "$noop" &
+  w=$!
+  for _ in $(seq 6000); do
+    n=$(redis-cli -p "$port" EVAL "local n = 0 for _, k in ipairs(redis.call('KEYS', 'evt:{work}:ev:*')) do if redis.call('HGET', k, 'status') == 'done' then n = n + 1 end end return n" 0)
+    (( n >= M )) && break
+    sleep 0.1
+  done
+  wms=$(( ($(now) - t) / 1000000 ))
+  kill -TERM $w; wait $w || true
+  echo "4. Redis: bulk evt-emit $(( N * 1000 / (ms > 0 ? ms : 1) ))/s; evt-work --pipe --concurrency 2: $(( M * 1000 / (wms > 0 ? wms : 1) ))/s"
+fi
