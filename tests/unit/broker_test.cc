@@ -51,6 +51,31 @@ TEST_CASE("unix socket URLs take a path and an optional db", "[broker]") {
   CHECK(c->db == 2);
 }
 
+TEST_CASE("sqlite URLs take an absolute file path and an optional sync mode", "[broker]") {
+  auto c = ParseBrokerUrl("sqlite:///var/lib/evt/evt.db");
+  REQUIRE(c.ok());
+  CHECK(c->kind == BrokerConfig::Kind::kSqlite);
+  CHECK(c->is_durable());
+  CHECK_FALSE(c->is_redis());
+  CHECK(c->path == "/var/lib/evt/evt.db");
+  CHECK_FALSE(c->sync_full);
+  CHECK(c->redacted == "sqlite:///var/lib/evt/evt.db");
+  c = ParseBrokerUrl("sqlite:///tmp/a b/e@v:t.db?sync=full");
+  REQUIRE(c.ok());
+  CHECK(c->path == "/tmp/a b/e@v:t.db");  // a file name's '@' and ':' are no credentials
+  CHECK(c->sync_full);
+  CHECK(c->redacted == "sqlite:///tmp/a b/e@v:t.db?sync=full");
+  CHECK(evt::StripUrlPassword("sqlite:///x/u:p@h.db") == "sqlite:///x/u:p@h.db");
+  CHECK_FALSE(ParseBrokerUrl("sqlite:///x.db?sync=normal")->sync_full);
+  for (const char* bad : {"sqlite://relative.db", "sqlite://", "sqlite:///dir/",
+                          "sqlite:///x.db?sync=off", "sqlite:///x.db?mode=ro"}) {
+    auto b = ParseBrokerUrl(bad);
+    REQUIRE_FALSE(b.ok());
+    CHECK(b.status().kind() == evt::Status::Kind::kUsage);
+    CHECK_THAT(b.status().message(), Catch::Contains("sqlite"));
+  }
+}
+
 TEST_CASE("a bad broker URL is a usage error that never shows the password", "[broker]") {
   for (const char* url :
        {"redis://u:topsecret@host:99999", "redis://u:topsecret@:6379", "amqp://u:topsecret@host",

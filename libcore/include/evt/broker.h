@@ -3,6 +3,7 @@
 //   -                                              NDJSON on stdout/stdin (no server)
 //   redis://[user[:password]@]host[:port][/db]     Redis over TCP (default port 6379)
 //   unix:///path/redis.sock[?db=N]                 Redis over a Unix socket
+//   sqlite:///path/evt.db[?sync=full]              one SQLite file on this host (no server)
 #pragma once
 
 #include <string>
@@ -13,15 +14,17 @@
 namespace evt {
 
 struct BrokerConfig {
-  enum class Kind { kStdio, kRedisTcp, kRedisUnix };
+  enum class Kind { kStdio, kRedisTcp, kRedisUnix, kSqlite };
   Kind kind = Kind::kStdio;
-  std::string host;      // kRedisTcp
-  int port = 6379;       // kRedisTcp
-  std::string path;      // kRedisUnix
-  int db = 0;            // SELECT db
-  std::string user;      // ACL user name; empty = default user
-  std::string password;  // empty = no AUTH
-  std::string redacted;  // the URL with its password replaced by "***", for messages
+  std::string host;        // kRedisTcp
+  int port = 6379;         // kRedisTcp
+  std::string path;        // kRedisUnix: the socket; kSqlite: the database file (absolute)
+  bool sync_full = false;  // kSqlite: ?sync=full, fsync at every commit (power-loss safe);
+                           // otherwise synchronous=NORMAL (safe against a process crash)
+  int db = 0;              // SELECT db
+  std::string user;        // ACL user name; empty = default user
+  std::string password;    // empty = no AUTH
+  std::string redacted;    // the URL with its password replaced by "***", for messages
 
   bool is_redis() const { return kind == Kind::kRedisTcp || kind == Kind::kRedisUnix; }
   // A broker that keeps events (every kind but stdio): OpenPublisher and OpenQueue

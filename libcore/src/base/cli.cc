@@ -234,7 +234,8 @@ void SetUpApp(CLI::App& app, CommonOptions* common) {
   app.get_formatter()->column_width(36);
   app.add_option(
          "--broker", common->broker,
-         "- (NDJSON on stdin/stdout), redis://[user[:pass]@]host[:port][/db] or unix:///path?db=N")
+         "- (NDJSON on stdin/stdout), redis://[user[:pass]@]host[:port][/db], unix:///path?db=N "
+         "or sqlite:///path/evt.db")
       ->envname("EVT_BROKER")
       ->capture_default_str();
   app.add_option("-q,--queue", common->queue, "Queue name: 1-64 of [A-Za-z0-9_.-]")

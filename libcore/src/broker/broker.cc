@@ -64,6 +64,10 @@ UrlParts SplitUrl(std::string_view url) {
     p.prefix = url.substr(0, scheme + 3);
   }
   std::string_view after = url.substr(p.prefix.size());
+  if (p.prefix == "sqlite://") {  // a file path: no credentials, and '@' is a file name's
+    p.rest = after;
+    return p;
+  }
   std::size_t at = after.rfind('@');
   if (at == std::string_view::npos) {
     p.rest = after;
@@ -106,6 +110,27 @@ bool NameChars(std::string_view s, std::string_view extra) {
   return true;
 }
 
+// sqlite:///absolute/path[?sync=full|normal]: `rest` is what follows "sqlite://". The
+// path is taken as it stands (no %-decoding, no user part): a file name may hold any byte.
+Result<BrokerConfig> ParseSqliteUrl(std::string_view rest, BrokerConfig c) {
+  c.kind = BrokerConfig::Kind::kSqlite;
+  const std::size_t q = rest.find('?');
+  c.path = std::string(rest.substr(0, q));
+  if (c.path.empty() || c.path[0] != '/') {
+    return Bad(c, "expected sqlite:///absolute/path/evt.db[?sync=full]");
+  }
+  if (c.path.back() == '/') return Bad(c, "the path names a folder, not a database file");
+  if (q != std::string_view::npos) {
+    const std::string_view query = rest.substr(q + 1);
+    if (query == "sync=full") {
+      c.sync_full = true;
+    } else if (query != "sync=normal") {
+      return Bad(c, "the only query parameter is sync=full or sync=normal");
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 std::string RedactUrl(std::string_view url) {
@@ -142,8 +167,11 @@ Result<BrokerConfig> ParseBrokerUrl(std::string_view url) {
     }
     return c;
   }
+  if (url.rfind("sqlite://", 0) == 0) return ParseSqliteUrl(url.substr(9), c);
   if (url.rfind("redis://", 0) != 0) {
-    return Bad(c, "expected -, redis://[user[:password]@]host[:port][/db] or unix:///path?db=N");
+    return Bad(c,
+               "expected -, redis://[user[:password]@]host[:port][/db], unix:///path?db=N or "
+               "sqlite:///path/evt.db");
   }
   c.kind = BrokerConfig::Kind::kRedisTcp;
   UrlParts parts = SplitUrl(url);

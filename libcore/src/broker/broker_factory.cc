@@ -9,6 +9,8 @@
 #include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
 #include "redis/queue_redis.h"
+#include "sqlite/publisher_sqlite.h"
+#include "sqlite/queue_sqlite.h"
 
 namespace evt {
 namespace {
@@ -43,6 +45,8 @@ Result<std::unique_ptr<EventPublisher>> OpenPublisher(const BrokerConfig& broker
     case BrokerConfig::Kind::kRedisTcp:
     case BrokerConfig::Kind::kRedisUnix:
       return OpenRedisPublisher(broker, QueueKeys(ns, queue), options);
+    case BrokerConfig::Kind::kSqlite:
+      return OpenSqlitePublisher(broker, ns, queue, options);
     case BrokerConfig::Kind::kStdio:
       break;
   }
@@ -58,6 +62,13 @@ Result<std::unique_ptr<Queue>> OpenQueue(const BrokerConfig& broker, const Queue
       static_cast<QueueOptions&>(ro) = options;
       ro.broker = broker;
       return MakeRedisQueue(std::move(ro));
+    }
+    case BrokerConfig::Kind::kSqlite: {
+      if (Status s = ValidateQueueOptions(options); !s.ok()) return s;
+      SqliteQueueOptions so;
+      static_cast<QueueOptions&>(so) = options;
+      so.broker = broker;
+      return MakeSqliteQueue(std::move(so));
     }
     case BrokerConfig::Kind::kStdio:
       break;
