@@ -82,6 +82,9 @@ Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker
     case BrokerConfig::Kind::kRedisTcp:
     case BrokerConfig::Kind::kRedisUnix:
       return OpenRedisInspector(broker, ns);
+    case BrokerConfig::Kind::kSqlite:
+      return Status::Usage("evt-status does not read a SQLite file yet (" + broker.redacted +
+                           "): only a Redis broker");
     case BrokerConfig::Kind::kStdio:
       break;
   }
@@ -95,6 +98,9 @@ Result<std::unique_ptr<QueueAdmin>> OpenAdmin(const BrokerConfig& broker,
     case BrokerConfig::Kind::kRedisTcp:
     case BrokerConfig::Kind::kRedisUnix:
       return OpenRedisAdmin(broker, options);
+    case BrokerConfig::Kind::kSqlite:
+      return Status::Usage("dead letters of a SQLite file are not readable yet (" +
+                           broker.redacted + "): only a Redis broker or --file");
     case BrokerConfig::Kind::kStdio:
       break;
   }

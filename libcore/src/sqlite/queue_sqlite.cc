@@ -94,7 +94,7 @@ Status SqliteQueueSession::TakeNew(int max, std::vector<Delivery>* out) {
       if (!row.ok()) return row.status();
       if (!*row) break;
       last = q.Int(0);
-      out->push_back(Delivery{SqliteEntryId(q.Int(1), last), q.Text(2), 1});
+      out->push_back(Delivery{SqliteEntryId(q.Int(1), last), q.Text(2), 1, {}});
     }
   }
   if (last < 0) return Status::Ok();
@@ -172,7 +172,7 @@ Status SqliteQueueSession::Redeliver(Query& q, std::vector<Delivery>* out, std::
                    .Bind(now)
                    .Run();
     if (!s.ok()) return s;
-    out->push_back(Delivery{SqliteEntryId(r.added_ms, r.id), std::move(r.event), r.deliveries + 1});
+    out->push_back(Delivery{SqliteEntryId(r.added_ms, r.id), std::move(r.event), r.deliveries + 1, {}});
   }
   return Status::Ok();
 }
