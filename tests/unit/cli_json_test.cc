@@ -121,7 +121,7 @@ TEST_CASE("HelpJson describes every option of a CLI11 app", "[cli_json]") {
   CHECK(m["require_subcommand"] == false);
 }
 
-TEST_CASE("--help-json prints the model on stdout and exits 0, whatever follows", "[cli_json]") {
+TEST_CASE("help-json: prints the model on stdout and exits 0, whatever follows", "[cli_json]") {
   SmallApp s;
   int rc = -1;
   std::string out = ParseOut(s.app, {"--help-json"}, &rc);
@@ -139,7 +139,7 @@ TEST_CASE("--help-json prints the model on stdout and exits 0, whatever follows"
   CHECK(json::parse(out)["name"] == "evt-small");
 }
 
-TEST_CASE("--help-json does not show in --help", "[cli_json]") {
+TEST_CASE("help-json: does not show in --help", "[cli_json]") {
   SmallApp s;
   CHECK(s.app.help().find("--help-json") == std::string::npos);
   CHECK(s.app.help().find("--count") != std::string::npos);

@@ -17,7 +17,7 @@
 namespace evt {
 namespace {
 
-TEST_CASE("--listen addresses: host:port, [v6]:port, :port") {
+TEST_CASE("listen addresses: host:port, [v6]:port, :port") {
   Result<ListenAddress> a = ParseListenAddress("127.0.0.1:9464");
   REQUIRE(a.ok());
   CHECK(a->host == "127.0.0.1");
