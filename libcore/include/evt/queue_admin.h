@@ -84,7 +84,7 @@ class QueueAdmin {
  public:
   virtual ~QueueAdmin() = default;
 
-  // A name for messages: "redis://host:6379 queue default" or the file's path.
+  // A name for messages: the broker's redacted URL and the queue, or the file's path.
   virtual std::string Describe() const = 0;
 
   // The dead letters that match `filter` (RecordMatches), oldest first, at most

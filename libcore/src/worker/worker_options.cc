@@ -20,7 +20,8 @@ Status DeriveWorkerOptions(Millis timeout, Millis kill_after, WorkerOptions* o) 
 Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path) {
   if (!broker.is_durable() || dlq_path.empty()) return Status::Ok();
   return Status::Usage(
-      "--dlq: only for --broker -; with Redis, dead letters go to the queue's dlq stream");
+      "--dlq: only for --broker -; a durable broker keeps dead letters in its own dead-letter "
+      "queue (read them with evt-dlq)");
 }
 
 Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
