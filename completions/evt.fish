@@ -2,11 +2,12 @@
 # Installed as <command>.fish for each (fish loads <command>.fish): each copy defines all
 # commands; fish merges what a second copy repeats.
 
-# --broker: - (NDJSON on stdin/stdout), a Redis URL, or the start of one.
+# --broker: - (NDJSON on stdin/stdout), a Redis or SQLite URL, or the start of one.
 function __evt_broker
     printf '%s\t%s\n' - 'NDJSON on standard input and output' \
         redis:// 'Redis over TCP: redis://[user[:pass]@]host[:port][/db]' \
         unix:// 'Redis over a Unix socket: unix:///path?db=N' \
+        sqlite:/// 'One SQLite file on this host: sqlite:///path/evt.db' \
         redis://127.0.0.1:6379 'Redis on this host'
 end
 
