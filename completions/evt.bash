@@ -68,7 +68,7 @@ _evt_common() {
     --log-level) COMPREPLY=($(compgen -W 'debug info warn error off' -- "$cur")) ;;
     --broker)
       # A whole URL, or the start of one: no space after a bare scheme.
-      COMPREPLY=($(compgen -W '- redis:// unix:// redis://127.0.0.1:6379' -- "$cur"))
+      COMPREPLY=($(compgen -W '- redis:// unix:// sqlite:/// redis://127.0.0.1:6379' -- "$cur"))
       [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *// ]] && compopt -o nospace 2>/dev/null ;;
     --redis-password-file) _evt_files '' ;;
     --max-event-bytes | -q | --queue | --namespace) ;;

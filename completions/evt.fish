@@ -2,11 +2,12 @@
 # Installed as <command>.fish for each (fish loads <command>.fish): each copy defines all
 # commands; fish merges what a second copy repeats.
 
-# --broker: - (NDJSON on stdin/stdout), a Redis URL, or the start of one.
+# --broker: - (NDJSON on stdin/stdout), a Redis or SQLite URL, or the start of one.
 function __evt_broker
     printf '%s\t%s\n' - 'NDJSON on standard input and output' \
         redis:// 'Redis over TCP: redis://[user[:pass]@]host[:port][/db]' \
         unix:// 'Redis over a Unix socket: unix:///path?db=N' \
+        sqlite:/// 'One SQLite file on this host: sqlite:///path/evt.db' \
         redis://127.0.0.1:6379 'Redis on this host'
 end
 
@@ -107,7 +108,7 @@ complete -c evt-status -l window -x -d 'Time the rates, counts and percentiles c
 complete -c evt-status -l types -d 'Per event type: outcomes, retry rate, p50/p95/p99'
 complete -c evt-status -l json -d 'JSON output'
 complete -c evt-status -l format -x -a 'table json prometheus' -d 'Output format'
-complete -c evt-status -l watch -f -d 'Redraw every INTERVAL (default 2s)'
+complete -c evt-status -l watch -x -d 'Redraw every INTERVAL (default 2s)'
 complete -c evt-status -l summary -d 'Per-type table of evt-work result lines on stdin'
 complete -c evt-status -l check -d 'One status line; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
 complete -c evt-status -l max-dlq -x -d '--check: CRITICAL above this many dead letters'

@@ -118,9 +118,10 @@ expect_eq "bash: --dlq FILE" "dead.ndjson" "$(bash_values 'evt-work --dlq dea' _
 expect_eq "bash: the command after --" "bash" "$(bash_values 'evt-work -c 2 -- bas' _evt_work |
   tr ' ' '\n' | grep -x bash)"
 expect_eq "bash: no options after --" "" "$(bash_values 'evt-work -- ./h --ti' _evt_work)"
-expect_eq "bash: --broker values" "- redis:// redis://127.0.0.1:6379 unix://" \
+expect_eq "bash: --broker values" "- redis:// redis://127.0.0.1:6379 sqlite:/// unix://" \
   "$(bash_values 'evt-work --broker ' _evt_work)"
 expect_eq "bash: --broker=u" "unix://" "$(bash_values 'evt-emit --broker=u' _evt_emit)"
+expect_eq "bash: --broker=s" "sqlite:///" "$(bash_values 'evt-work --broker=s' _evt_work)"
 expect_eq "bash: evt-dlq commands" "export list purge show stats" "$(bash_values 'evt-dlq ' _evt_dlq)"
 expect_eq "bash: evt-dlq --category values" "auth crash data dependency internal network timeout" \
   "$(bash_values 'evt-dlq list --category ' _evt_dlq)"
@@ -201,7 +202,7 @@ if [[ -n ${EVT_BUILD_DIR-} ]]; then
         for t in $argv[3..-1]; complete -C "$t --bro" >/dev/null; end
         complete -C "$argv[2] --broker "' "$fishdir" "$tool" "${TOOLS[@]}" | cut -f1 | sort | xargs)
       expect_eq "fish autoloads $tool.fish: --broker values" \
-        "- redis:// redis://127.0.0.1:6379 unix://" "$offered"
+        "- redis:// redis://127.0.0.1:6379 sqlite:/// unix://" "$offered"
     done
     offered=$(PATH="$inst/bin:$PATH" fish -c 'set -p fish_complete_path $argv[1]
       complete -C "evt-work --bro" >/dev/null
