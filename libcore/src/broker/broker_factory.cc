@@ -9,6 +9,8 @@
 #include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
 #include "redis/queue_redis.h"
+#include "sqlite/admin_sqlite.h"
+#include "sqlite/inspector_sqlite.h"
 #include "sqlite/publisher_sqlite.h"
 #include "sqlite/queue_sqlite.h"
 
@@ -83,8 +85,7 @@ Result<std::unique_ptr<QueueInspector>> OpenInspector(const BrokerConfig& broker
     case BrokerConfig::Kind::kRedisUnix:
       return OpenRedisInspector(broker, ns);
     case BrokerConfig::Kind::kSqlite:
-      return Status::Usage("evt-status does not read a SQLite file yet (" + broker.redacted +
-                           "): only a Redis broker");
+      return OpenSqliteInspector(broker, ns);
     case BrokerConfig::Kind::kStdio:
       break;
   }
@@ -99,8 +100,7 @@ Result<std::unique_ptr<QueueAdmin>> OpenAdmin(const BrokerConfig& broker,
     case BrokerConfig::Kind::kRedisUnix:
       return OpenRedisAdmin(broker, options);
     case BrokerConfig::Kind::kSqlite:
-      return Status::Usage("dead letters of a SQLite file are not readable yet (" +
-                           broker.redacted + "): only a Redis broker or --file");
+      return OpenSqliteAdmin(broker, options);
     case BrokerConfig::Kind::kStdio:
       break;
   }
