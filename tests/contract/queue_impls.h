@@ -41,6 +41,13 @@ struct QueueCaps {
                                      // restart) finds the entries left pending
   bool counts_starts = false;        // StartAttempt keeps per-delivery state: counts starts
                                      // (Lease::starts, kPoison), knows committed ones (kFinished)
+  bool leases_expire = false;        // a lease lives for its ttl (an owner may die without
+                                     // ending it): kBusy says the time left; without this a
+                                     // lease lives until its holder's outcome or release
+  bool schedules = false;            // retries and deferrals wait in the store until MoveDue
+                                     // moves them, and a retry gives its key back meanwhile;
+                                     // without this the queue hands them out itself (Receive)
+                                     // and a retried event keeps its key until its outcome
 };
 
 // One fresh, empty queue on its own store (or namespace), and the means to feed and
