@@ -244,6 +244,11 @@ TEST_CASE("Claim leaves alone what another session of the same Queue still holds
     CHECK(ReceiveSome(*t1, 1, Millis(10)).empty());
     h->Wait(Millis(150));
     REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
+    if (!impl.caps.claims_own) {  // this consumer's own entry: left for ReceivePending
+      CHECK(got.empty());
+      CHECK(PendingOf(*t2).size() == 1);
+      continue;
+    }
     REQUIRE(got.size() == 1);
     CHECK(got[0].deliveries == 2);
   }
@@ -273,7 +278,7 @@ TEST_CASE("Claim leaves alone what another session of the same Queue resumed by 
     h->Wait(Millis(150));
     got.clear();
     REQUIRE(t2->Claim(Millis(100), 5, &got).ok());
-    CHECK(got.size() == 1);
+    CHECK(got.size() == (impl.caps.claims_own ? 1u : 0u));
   }
 }
 

@@ -48,6 +48,10 @@ struct QueueCaps {
                                      // moves them, and a retry gives its key back meanwhile;
                                      // without this the queue hands them out itself (Receive)
                                      // and a retried event keeps its key until its outcome
+  bool claims_own = false;           // Claim also takes over this consumer's own idle
+                                     // entries once no session of the Queue holds them;
+                                     // without this (queue.h promises only other
+                                     // consumers') they wait for ReceivePending
 };
 
 // One fresh, empty queue on its own store (or namespace), and the means to feed and

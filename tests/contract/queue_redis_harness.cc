@@ -103,7 +103,8 @@ class RedisHarness : public QueueHarness {
     RegisterQueueImpl({"redis",
                        {/*has_claim=*/true, /*has_consumer_groups=*/true,
                         /*durable=*/true, /*counts_starts=*/true,
-                        /*leases_expire=*/true, /*schedules=*/true},
+                        /*leases_expire=*/true, /*schedules=*/true,
+                        /*claims_own=*/true},
                        [] { return std::make_unique<RedisHarness>(); }});
 
 }  // namespace

@@ -89,7 +89,8 @@ class SqliteHarness : public QueueHarness {
     RegisterQueueImpl({"sqlite",
                        {/*has_claim=*/true, /*has_consumer_groups=*/true,
                         /*durable=*/true, /*counts_starts=*/true,
-                        /*leases_expire=*/true, /*schedules=*/true},
+                        /*leases_expire=*/true, /*schedules=*/true,
+                        /*claims_own=*/false},
                        [] { return std::make_unique<SqliteHarness>(); }});
 
 }  // namespace

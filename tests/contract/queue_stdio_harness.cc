@@ -75,7 +75,8 @@ class StdioHarness : public QueueHarness {
     RegisterQueueImpl({"stdio",
                        {/*has_claim=*/false, /*has_consumer_groups=*/false,
                         /*durable=*/false, /*counts_starts=*/false,
-                        /*leases_expire=*/false, /*schedules=*/false},
+                        /*leases_expire=*/false, /*schedules=*/false,
+                        /*claims_own=*/false},
                        [] { return std::make_unique<StdioHarness>(); }});
 
 }  // namespace
