@@ -67,6 +67,20 @@ inline std::vector<Delivery> ReceiveSome(QueueSession& s, int max = 10,
   return got;
 }
 
+// Receives until `max` entries came or a call brought none: a queue may hand out fewer
+// than are there (the stdio queue reads one line per call), never more than asked.
+inline std::vector<Delivery> ReceiveUpTo(QueueSession& s, int max, Millis block = Millis(100)) {
+  std::vector<Delivery> got;
+  for (int calls = 0; calls < max && static_cast<int>(got.size()) < max; ++calls) {
+    const int asked = max - static_cast<int>(got.size());
+    std::vector<Delivery> more = ReceiveSome(s, asked, block);
+    CHECK(static_cast<int>(more.size()) <= asked);
+    if (more.empty()) break;
+    for (Delivery& d : more) got.push_back(std::move(d));
+  }
+  return got;
+}
+
 // Every entry still pending for this consumer (ReceivePending, paged; counts a delivery).
 inline std::vector<Delivery> PendingOf(QueueSession& s) {
   std::vector<Delivery> out;

@@ -41,6 +41,17 @@ struct QueueCaps {
                                      // restart) finds the entries left pending
   bool counts_starts = false;        // StartAttempt keeps per-delivery state: counts starts
                                      // (Lease::starts, kPoison), knows committed ones (kFinished)
+  bool leases_expire = false;        // a lease lives for its ttl (an owner may die without
+                                     // ending it): kBusy says the time left; without this a
+                                     // lease lives until its holder's outcome or release
+  bool schedules = false;            // retries and deferrals wait in the store until MoveDue
+                                     // moves them, and a retry gives its key back meanwhile;
+                                     // without this the queue hands them out itself (Receive)
+                                     // and a retried event keeps its key until its outcome
+  bool claims_own = false;           // Claim also takes over this consumer's own idle
+                                     // entries once no session of the Queue holds them;
+                                     // without this (queue.h promises only other
+                                     // consumers') they wait for ReceivePending
 };
 
 // One fresh, empty queue on its own store (or namespace), and the means to feed and

@@ -102,7 +102,9 @@ class RedisHarness : public QueueHarness {
 [[maybe_unused]] const bool registered =
     RegisterQueueImpl({"redis",
                        {/*has_claim=*/true, /*has_consumer_groups=*/true,
-                        /*durable=*/true, /*counts_starts=*/true},
+                        /*durable=*/true, /*counts_starts=*/true,
+                        /*leases_expire=*/true, /*schedules=*/true,
+                        /*claims_own=*/true},
                        [] { return std::make_unique<RedisHarness>(); }});
 
 }  // namespace

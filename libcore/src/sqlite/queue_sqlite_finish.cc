@@ -325,11 +325,10 @@ Status SqliteQueueSession::Finish(const Finishing& finishing) {
   return Write([&] {
     Finishing f = finishing;
     f.now = NowUnixMillis();
-    if (f.mode != Mode::kDefer) {
-      Result<bool> done = Committed(row, f.now);
-      if (!done.ok()) return done.status();
-      if (*done) return Ack(row);
-    }
+    // A Defer too: once the delivery's outcome is committed it schedules nothing.
+    Result<bool> done = Committed(row, f.now);
+    if (!done.ok()) return done.status();
+    if (*done) return Ack(row);
     if (Status s = WriteStatus(f); !s.ok()) return s;
     if (Status s = WriteMetrics(f); !s.ok()) return s;
     if (Status s = WriteEffect(f, row); !s.ok()) return s;

@@ -7,6 +7,13 @@
 #include "stdio/stdio_queue.h"
 
 namespace evt {
+namespace {
+
+// An attempt-ending call for a delivery whose outcome is already committed only says OK
+// (queue.h: safe to repeat); Take says so with NotFound.
+Status Repeated(const Status& s) { return s.kind() == Status::Kind::kNotFound ? Status::Ok() : s; }
+
+}  // namespace
 
 Result<Lease> StdioQueue::StartAttempt(const AttemptEnd& attempt) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -21,10 +28,17 @@ Result<Lease> StdioQueue::StartAttempt(const AttemptEnd& attempt) {
     lease.state = LeaseState::kAlreadyDone;
     return lease;
   }
-  const std::string holder = Holder(e);
-  auto [held, fresh] = held_.emplace(e.key, holder);
-  lease.state = fresh || held->second == holder ? LeaseState::kAcquired : LeaseState::kBusy;
-  if (lease.state == LeaseState::kAcquired) lease.starts = e.attempts + 1;
+  // The lease is held by the attempt's owner (so ReleaseLease with it frees the key);
+  // an entry's later attempt (a retry) takes over what its earlier one held.
+  const std::string owner = attempt.lease_owner.empty() ? Holder(e) : attempt.lease_owner;
+  auto [held, fresh] = held_.emplace(e.key, owner);
+  if (!fresh && held->second != owner && held->second != Holder(e)) {
+    lease.state = LeaseState::kBusy;
+    return lease;
+  }
+  held->second = owner;
+  e.holder = owner;
+  lease.starts = e.attempts + 1;
   return lease;
 }
 
@@ -46,6 +60,19 @@ Status StdioQueue::ReleaseLease(const std::string& key, const std::string& owner
   return Status::Ok();
 }
 
+bool StdioQueue::RenewLease(const std::string& key, const std::string& owner) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto held = held_.find(key);
+  return held != held_.end() && held->second == owner;
+}
+
+bool StdioQueue::Settled(const std::string& id) const {
+  if (out_.count(id) > 0) return false;
+  const std::size_t digits = id.find_first_not_of("0123456789");
+  if (digits == 0 || (digits != std::string::npos && id[digits] != '#')) return false;
+  return std::stoull(id.substr(0, digits)) <= last_line_;
+}
+
 // Frees `key` if `holder` holds it; the entries parked on it go back to be handed out
 // (after a success each becomes a duplicate; after a failure the first takes the key).
 void StdioQueue::Release(const std::string& key, const std::string& holder) {
@@ -63,6 +90,9 @@ void StdioQueue::Release(const std::string& key, const std::string& holder) {
 // Removes the entry of `end` from those handed out and adds the attempt that ended.
 Result<StdioEntry> StdioQueue::Take(const AttemptEnd& end) {
   auto it = out_.find(end.delivery_id);
+  if (it == out_.end() && Settled(end.delivery_id)) {
+    return Status::NotFound("stdio: delivery " + end.delivery_id + " already ended");
+  }
   if (it == out_.end()) return Status::Internal("stdio: no entry " + end.delivery_id);
   StdioEntry e = std::move(it->second);
   out_.erase(it);
@@ -81,7 +111,7 @@ Result<StdioEntry> StdioQueue::Take(const AttemptEnd& end) {
 Status StdioQueue::FinishDone(const AttemptEnd& end) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<StdioEntry> e = Take(end);
-  if (!e.ok()) return e.status();
+  if (!e.ok()) return Repeated(e.status());
   done_keys_.insert(e->key);
   WriteResult(*e, "done", nullptr);
   Release(e->key, Holder(*e));
@@ -91,7 +121,7 @@ Status StdioQueue::FinishDone(const AttemptEnd& end) {
 Status StdioQueue::FinishRetry(const AttemptEnd& end, const std::string& next_raw, UnixMillis due) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<StdioEntry> e = Take(end);
-  if (!e.ok()) return e.status();
+  if (!e.ok()) return Repeated(e.status());
   e->raw = next_raw;
   // The key stays held: an event of the same key keeps waiting for this one's outcome.
   const std::int64_t wait = std::max<std::int64_t>(0, due - options_.clock->WallNow());
@@ -102,7 +132,7 @@ Status StdioQueue::FinishRetry(const AttemptEnd& end, const std::string& next_ra
 Status StdioQueue::FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<StdioEntry> e = Take(end);
-  if (!e.ok()) return e.status();
+  if (!e.ok()) return Repeated(e.status());
   if (end.event_id.empty()) {  // not an event: named by its line
     RejectLine(*e, reason, end.error, raw);
     return Status::Ok();
@@ -120,7 +150,7 @@ Status StdioQueue::FinishDead(const AttemptEnd& end, DeadReason reason, const st
 Status StdioQueue::FinishDuplicate(const AttemptEnd& end) {
   std::lock_guard<std::mutex> lock(mu_);
   Result<StdioEntry> e = Take(end);
-  if (!e.ok()) return e.status();
+  if (!e.ok()) return Repeated(e.status());
   WriteResult(*e, "duplicate", nullptr);
   return Status::Ok();
 }
@@ -128,6 +158,7 @@ Status StdioQueue::FinishDuplicate(const AttemptEnd& end) {
 Status StdioQueue::Defer(const Delivery& delivery) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = out_.find(delivery.id);
+  if (it == out_.end() && Settled(delivery.id)) return Status::Ok();  // a repeat
   if (it == out_.end()) return Status::Internal("stdio: no entry " + delivery.id);
   StdioEntry e = std::move(it->second);
   out_.erase(it);
@@ -145,6 +176,7 @@ Status StdioQueue::Defer(const Delivery& delivery) {
 Status StdioQueue::Abandon(const AttemptEnd& end) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = out_.find(end.delivery_id);
+  if (it == out_.end() && Settled(end.delivery_id)) return Status::Ok();  // already ended
   if (it == out_.end()) return Status::Internal("stdio: no entry " + end.delivery_id);
   StdioEntry& e = it->second;
   // It stays handed out: EndRun records it as interrupted, with the attempt it had.

@@ -120,6 +120,7 @@ StdioEntry StdioQueue::EntryOf(const Line& line) {
   StdioEntry e;
   e.line = line.number;
   e.serial = ++serial_;
+  last_line_ = std::max(last_line_, line.number);
   if (line.too_long) {
     // An over-long line was never held whole: its head is what there is to keep.
     e.rejected = "line is " + std::to_string(line.length) + " bytes, more than --max-event-bytes " +

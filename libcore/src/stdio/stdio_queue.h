@@ -31,6 +31,7 @@ struct StdioEntry {
   std::string event_id;         // known once an attempt started (StartAttempt)
   std::string event_type;       // likewise
   std::string key;              // likewise: the idempotency key
+  std::string holder;           // the lease owner of its last acquired attempt
   int attempts = 0;             // handler runs
   Millis handler_time{0};       // summed over them
   std::string last_error;       // of the last failed run
@@ -57,6 +58,7 @@ class StdioQueue : public Queue {
   Result<Lease> StartAttempt(const AttemptEnd& attempt);
   Result<Lease> TakeLease(const std::string& key, const std::string& owner);
   Status ReleaseLease(const std::string& key, const std::string& owner);
+  bool RenewLease(const std::string& key, const std::string& owner);
   Status FinishDone(const AttemptEnd& end);
   Status FinishRetry(const AttemptEnd& end, const std::string& next_raw, UnixMillis due);
   Status FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw);
@@ -78,7 +80,12 @@ class StdioQueue : public Queue {
   // stdio_finish.cc. All REQUIRE mu_ held.
   Result<StdioEntry> Take(const AttemptEnd& end);
   void Release(const std::string& key, const std::string& holder);
-  static std::string Holder(const StdioEntry& e) { return "entry " + std::to_string(e.serial); }
+  static std::string Holder(const StdioEntry& e) {
+    return e.holder.empty() ? "entry " + std::to_string(e.serial) : e.holder;
+  }
+  // True when `id` names a hand-out of a line already read that is no longer out: its
+  // outcome was committed (or it was deferred), so a repeated call only returns OK.
+  bool Settled(const std::string& id) const;
 
   // stdio_results.cc. All REQUIRE mu_ held.
   void WriteResult(const StdioEntry& e, const char* status, const DeadReason* reason);
@@ -108,6 +115,7 @@ class StdioQueue : public Queue {
   Status io_status_;            // the first output or dead-letter failure
   Status input_status_;         // reading the input failed
   std::uint64_t serial_ = 0;
+  std::uint64_t last_line_ = 0;            // the last input line read
   std::uint64_t invalid_ = 0;              // lines rejected
   std::uint64_t interrupted_ = 0;          // entries dead-lettered as interrupted by EndRun
   std::map<std::string, StdioEntry> out_;  // handed out, by delivery id

@@ -1,7 +1,11 @@
 // PRIVATE: a session of the stdio queue: a view of the one StdioQueue. Nothing here can
-// be unreachable, so WithRetry runs its operation once; housekeeping has nothing to do
+// be unreachable, but an operation may still say Unavailable, so WithRetry keeps queue.h's
+// promise (retry only that, pausing, until give_up); housekeeping has nothing to do
 // (Receive hands out due retries itself, nothing is shared with other workers).
 #pragma once
+
+#include <algorithm>
+#include <thread>
 
 #include "stdio/stdio_queue.h"
 
@@ -12,8 +16,14 @@ class StdioSession : public QueueSession {
   explicit StdioSession(StdioQueue& q) : q_(q) {}
 
   Status WithRetry(const std::function<Status()>& op,
-                   const std::function<bool()>& /*give_up*/) override {
-    return op();
+                   const std::function<bool()>& give_up) override {
+    Millis pause(10);
+    while (true) {
+      Status s = op();
+      if (s.kind() != Status::Kind::kUnavailable || give_up()) return s;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, Millis(1000));
+    }
   }
   Status EnsureGroup() override { return Status::Ok(); }
   Status Receive(int /*max*/, Millis block, std::vector<Delivery>* out) override {
@@ -35,7 +45,7 @@ class StdioSession : public QueueSession {
   }
   Result<bool> RenewLease(const std::string& key, const std::string& owner,
                           Millis /*ttl*/) override {
-    return !key.empty() && !owner.empty();  // leases live for the run
+    return q_.RenewLease(key, owner);  // leases have no ttl: they live until the outcome
   }
   Status MarkRunning(const AttemptEnd& /*end*/) override { return Status::Ok(); }
   Result<Lease> StartAttempt(const AttemptEnd& attempt, Millis /*ttl*/,
