@@ -91,8 +91,9 @@ run_backend() {
   # 6. An entry a dead worker left pending is claimed by a burst run (--claim-after).
   local claimed="$TMP/$name.claimed" hpid="$TMP/$name.hpid"
   emit_n "$broker" bdead 1
-  # Its lease lives --timeout + --kill-after + 1s = 4s: the burst run waits for it
-  # (--burst-max-wait) and then runs the entry.
+  # Its lease lives --timeout + --kill-after + 1s = 4s from the handler's start: while it
+  # does, a claimer leaves the entry pending (the holder may still run it); after it, the
+  # burst run claims (--claim-after 1s) and runs it.
   evt-work --broker "$broker" -q bdead --consumer dead --timeout 2s --kill-after 1s \
     -- sh -c "echo \$\$ > $hpid; exec sleep 30" 2>> "$log" &
   local dead=$!
@@ -100,9 +101,8 @@ run_backend() {
   kill -KILL "$dead"
   kill -KILL "$(cat "$hpid")" 2>/dev/null || true
   wait "$dead" 2>/dev/null || true
-  sleep 1.2
-  burst "$broker" bdead "$log" --burst --claim-after 1s --burst-max-wait 15s \
-    -- sh -c "echo run >> $claimed"
+  sleep 4.5
+  burst "$broker" bdead "$log" --burst --claim-after 1s -- sh -c "echo run >> $claimed"
   expect_eq "$name: dead worker's entry: exit 0" 0 "$RC"
   expect_eq "$name: dead worker's entry: claimed and run" 1 "$(count_lines "$claimed")"
 }
