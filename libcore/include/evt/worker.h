@@ -83,9 +83,9 @@ struct WorkerStats {
 // The worker loop. Runs until the queue drains (Queue::Drained: the stdio input ended and
 // every event has an outcome; with options.burst on a durable queue: nothing new, own
 // pending or claimable is left, no thread is busy, and no scheduled event is due by the
-// start + burst_max_wait: BurstDrained, worker_rules.h), until a stop signal (signals.h) has been
-// handled, or until an error that retrying cannot fix (bad credentials: Config; the queue's output
-// failed: IOError; the handler kind cannot go on: Unavailable).
+// start + burst_max_wait: BurstDrained, worker_rules.h), until a stop signal (signals.h)
+// has been handled, or until an error that retrying cannot fix (bad credentials: Config;
+// the queue's output failed: IOError; the handler kind cannot go on: Unavailable).
 //
 // At start, for a queue that needs a journal (Queue::NeedsJournal), before it reads new
 // work, it commits the outcomes left in the journals of this host's stopped workers of the

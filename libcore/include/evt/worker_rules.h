@@ -68,7 +68,7 @@ struct Decision {
 // Pure: the only randomness is `rng` (the jitter of the backoff).
 Decision DecideAction(const AttemptFacts& facts, const RuleOptions& options, std::mt19937_64& rng);
 
-std::string_view ActionName(Action a);
+std::string_view ActionName(Action a);  // "run", "none", "done", "retry", "dead_letter", ...
 
 // What a thread of an `evt-work --burst` run knows when its read found nothing: whether
 // the whole loop was quiet during its look (no thread received or finished an entry, none
@@ -87,6 +87,6 @@ struct BurstFacts {
 // The burst run is drained (ends) when nothing was received, the loop was quiet and idle,
 // and no scheduled event is due by started_at + max_wait (one due earlier, even one due
 // before the run started, is waited for: the housekeeper moves it into the queue). Pure.
-bool BurstDrained(const BurstFacts& f);  // "run", "none", "done", "retry", "dead_letter", ...
+bool BurstDrained(const BurstFacts& f);
 
 }  // namespace evt
