@@ -82,6 +82,8 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l shutdown-grace -x -d 'On SI
 complete -c evt-work -n 'not __evt_work_dashdash' -l max-output-bytes -x -d 'Bound on captured handler stdout and stderr, each'
 complete -c evt-work -n 'not __evt_work_dashdash' -l consumer -x -d 'Consumer name in logs and dead letters'
 complete -c evt-work -n 'not __evt_work_dashdash' -l seed -x -d 'Seed of the retry jitter (0 = random)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l burst -d 'Process everything due, then exit (for cron)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l burst-max-wait -x -d 'With --burst: also wait for retries due this long after the start'
 complete -c evt-work -n 'not __evt_work_dashdash' -l group -x -d 'Redis consumer group'
 complete -c evt-work -n 'not __evt_work_dashdash' -l claim-after -x -d 'Claim entries of dead consumers idle this long'
 complete -c evt-work -n 'not __evt_work_dashdash' -l idempotency-ttl -x -d 'How long a done record keeps a key from running again'

@@ -89,6 +89,11 @@ void AddQueueFlags(CLI::App& app, Flags* f) {
                  "Folder of the outcome journal (default: /var/lib/evt as root, else "
                  "$XDG_STATE_HOME/evt or ~/.local/state/evt)")
       ->envname("EVT_STATE_DIR");
+  app.add_flag("--burst", f->w.burst,
+               "Process everything due, then exit (0 all done, 123 some failed): for cron");
+  evt::AddDurationOption(app, "--burst-max-wait", &f->w.burst_max_wait,
+                         "With --burst: also wait for retries due this long after the start",
+                         "EVT_BURST_MAX_WAIT");
   app.add_option("--seed", f->w.seed,
                  "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");
@@ -133,6 +138,7 @@ int main(int argc, char** argv) {
   evt::Status s = f.exec.classifier.OverrideFromLists(f.permanent_exit, f.transient_exit);
   if (s.ok()) s = evt::ValidateRetryPolicy(f.w.retry);
   if (s.ok()) s = evt::ValidateDlqPath(*broker, f.dlq_path);
+  if (s.ok()) s = evt::ValidateBurst(*broker, f.w);
   if (!s.ok()) return evt::ReportFatal(tool, s);
   f.ops.secret_files = {f.common.password_file};  // --hmac-secret-file: the HTTP handler warns
   evt::ObserverList observers;
@@ -150,5 +156,6 @@ int main(int argc, char** argv) {
   evt::WorkerStats stats;
   s = evt::RunWorker(**queue, **handler, f.w, observers, &stats);
   if (!s.ok()) evt::ReportFatal(tool, s);
-  return stdio ? evt::ExitCodeForStdioRun(s, stats) : evt::ExitCodeFor(s);
+  // A burst run ends like a stdio one: cron and systemd timers see events that failed.
+  return stdio || f.w.burst ? evt::ExitCodeForStdioRun(s, stats) : evt::ExitCodeFor(s);
 }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,10 @@ class QueueSession {
   // Moves up to `max` scheduled events that are due into the queue, each exactly once.
   // Returns how many moved.
   virtual Result<int> MoveDue(int max) = 0;
+  // The due time of the earliest scheduled event (a retry, a deferral, a delayed emit), or
+  // nullopt when none is scheduled (evt-work --burst waits for those due within its run).
+  // The default (a store that schedules nothing) says none.
+  virtual Result<std::optional<UnixMillis>> NextDue() { return std::optional<UnixMillis>(); }
   // Records this worker as alive (see WorkerInfo) / removes that record at a clean exit.
   virtual Status Heartbeat(const WorkerInfo& info) = 0;
   virtual Status Leave() = 0;

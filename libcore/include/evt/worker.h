@@ -40,9 +40,12 @@ struct WorkerOptions {
   Millis move_interval{100};                 // how often due retries are moved into the queue
   Millis receive_block{500};                 // how long an idle thread waits for a new entry
   Millis busy_retry_max{1000};               // a busy lease is tried again after at most this
-  std::string state_dir;  // --state-dir: the outcome journal's folder (created 0700), for a
-                          // queue that needs one (Queue::NeedsJournal); empty = /var/lib/evt
-                          // for root, else $XDG_STATE_HOME/evt or $HOME/.local/state/evt
+  bool burst = false;                        // --burst: end the run once everything due is done
+  Millis burst_max_wait{0};  // --burst-max-wait: also wait for events scheduled (retries)
+                             // due up to this long after the start of the run
+  std::string state_dir;     // --state-dir: the outcome journal's folder (created 0700), for a
+                             // queue that needs one (Queue::NeedsJournal); empty = /var/lib/evt
+                             // for root, else $XDG_STATE_HOME/evt or $HOME/.local/state/evt
 };
 
 // Fills the options that follow from the handler's limits: lease_ttl = timeout +
@@ -54,6 +57,10 @@ Status DeriveWorkerOptions(Millis timeout, Millis kill_after, WorkerOptions* o);
 // Usage error when a --dlq file is given with a durable broker (there, dead letters go to
 // the queue's own dead-letter store); OK otherwise.
 Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path);
+
+// Usage error when --burst is given with --broker - (a stdio run always ends when its input
+// does), or --burst-max-wait without --burst or below 0; OK otherwise.
+Status ValidateBurst(const BrokerConfig& broker, const WorkerOptions& o);
 
 // Counters of a run, filled when RunWorker returns.
 struct WorkerStats {
@@ -74,9 +81,11 @@ struct WorkerStats {
 };
 
 // The worker loop. Runs until the queue drains (Queue::Drained: the stdio input ended and
-// every event has an outcome), until a stop signal (signals.h) has been handled, or until
-// an error that retrying cannot fix (bad credentials: Config; the queue's output failed:
-// IOError; the handler kind cannot go on: Unavailable).
+// every event has an outcome; with options.burst on a durable queue: nothing new, own
+// pending or claimable is left, no thread is busy, and no scheduled event is due by the
+// start + burst_max_wait: BurstDrained, worker_rules.h), until a stop signal (signals.h)
+// has been handled, or until an error that retrying cannot fix (bad credentials: Config;
+// the queue's output failed: IOError; the handler kind cannot go on: Unavailable).
 //
 // At start, for a queue that needs a journal (Queue::NeedsJournal), before it reads new
 // work, it commits the outcomes left in the journals of this host's stopped workers of the

@@ -3,6 +3,7 @@
 // Every transport shares them (DESIGN.md, "Delivery semantics"; evt-work(1)).
 #pragma once
 
+#include <optional>
 #include <random>
 #include <string>
 
@@ -12,6 +13,7 @@
 #include "evt/outcome.h"
 #include "evt/queue.h"
 #include "evt/retry.h"
+#include "evt/rfc3339.h"
 #include "evt/status.h"
 
 namespace evt {
@@ -67,5 +69,24 @@ struct Decision {
 Decision DecideAction(const AttemptFacts& facts, const RuleOptions& options, std::mt19937_64& rng);
 
 std::string_view ActionName(Action a);  // "run", "none", "done", "retry", "dead_letter", ...
+
+// What a thread of an `evt-work --burst` run knows when its read found nothing: whether
+// the whole loop was quiet during its look (no thread received or finished an entry, none
+// holds one, no outcome waits to be committed), and the due time of the earliest
+// scheduled event (QueueSession::NextDue, read at the start of the look).
+struct BurstFacts {
+  bool received_nothing = false;       // the look's claim and receive found nothing
+  bool quiet = false;                  // no entry received or finished during the look
+  int busy = 0;                        // entries held by threads (running or committing)
+  int commits_waiting = 0;             // outcomes not yet committed
+  std::optional<UnixMillis> next_due;  // earliest scheduled event; nullopt = none
+  UnixMillis started_at = 0;           // wall time the run started
+  Millis max_wait{0};                  // --burst-max-wait
+};
+
+// The burst run is drained (ends) when nothing was received, the loop was quiet and idle,
+// and no scheduled event is due by started_at + max_wait (one due earlier, even one due
+// before the run started, is waited for: the housekeeper moves it into the queue). Pure.
+bool BurstDrained(const BurstFacts& f);
 
 }  // namespace evt

@@ -28,6 +28,16 @@ Result<int> RedisQueueSession::MoveDue(int max) {
   return static_cast<int>(ReplyInteger(r->get()));
 }
 
+Result<std::optional<UnixMillis>> RedisQueueSession::NextDue() {
+  Result<ReplyPtr> r = client_.Command({"ZRANGE", keys_.delayed(), "0", "0", "WITHSCORES"});
+  if (Status s = CheckedReply(r, "next due " + keys_.delayed()); !s.ok()) return s;
+  const redisReply* reply = r->get();
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+    return std::optional<UnixMillis>();
+  }
+  return std::optional<UnixMillis>(ReplyInteger(reply->element[1]));
+}
+
 Status RedisQueueSession::Heartbeat(const WorkerInfo& info) {
   UnixMillis now = NowUnixMillis();
   const std::string hash = keys_.worker(consumer_);

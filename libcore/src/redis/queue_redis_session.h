@@ -96,6 +96,7 @@ class RedisQueueSession : public QueueSession {
 
   // queue_redis_housekeeping.cc
   Result<int> MoveDue(int max) override;
+  Result<std::optional<UnixMillis>> NextDue() override;
   Status Heartbeat(const WorkerInfo& info) override;
   Status Leave() override;
   Result<std::int64_t> Trim(Millis retention) override;

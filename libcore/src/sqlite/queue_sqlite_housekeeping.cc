@@ -55,6 +55,21 @@ Result<int> SqliteQueueSession::MoveDue(int max) {
   return moved;
 }
 
+Result<std::optional<UnixMillis>> SqliteQueueSession::NextDue() {
+  if (Status s = Ready(); !s.ok()) return s;
+  std::optional<UnixMillis> due;
+  Status s = db_.Read([&] {
+    Query q = db_.Prepare("SELECT MIN(due_ms) FROM delayed WHERE qid = ?1");
+    q.Bind(qid_);
+    Result<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (*row && !q.IsNull(0)) due = q.Int(0);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return due;
+}
+
 Status SqliteQueueSession::Heartbeat(const WorkerInfo& info) {
   return Write([&] {
     const UnixMillis now = NowUnixMillis();

@@ -35,6 +35,7 @@ class SqliteQueueSession : public QueueSession {
   Status FinishDuplicate(const AttemptEnd& end) override;
   Status Defer(const Delivery& delivery, UnixMillis due) override;
   Result<int> MoveDue(int max) override;
+  Result<std::optional<UnixMillis>> NextDue() override;
   Status Heartbeat(const WorkerInfo& info) override;
   Status Leave() override;
   Result<std::int64_t> Trim(Millis retention) override;

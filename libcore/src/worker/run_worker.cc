@@ -145,6 +145,7 @@ Status WorkerLoop::Run(WorkerStats* stats) {
           {"journal", journal_->path()}});
   }
   observer_.OnReady();
+  started_wall_ = options_.clock->WallNow();
   threads_left_ = options_.concurrency;
   Housekeeper housekeeper(queue_, options_, leases_, observer_, [this] { return Health(); });
   std::thread housekeeping([&housekeeper] { housekeeper.Run(); });

@@ -9,7 +9,8 @@
 //
 // The code is split by step: run_worker.cc (start, stop, end), worker_thread.cc (a handler
 // thread and its reads), worker_resume.cc (journals of stopped workers, own pending
-// entries), worker_attempt.cc (one delivery), worker_commit.cc (ending an attempt).
+// entries), worker_attempt.cc (one delivery), worker_commit.cc (ending an attempt),
+// worker_burst.cc (when a --burst run ends).
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -66,7 +68,15 @@ class WorkerLoop {
   bool WaitRecovered(int index, QueueSession& session);
   Status ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed);
   void GroupLost(const Status& s);
+  void NoteClaimed(const std::vector<Delivery>& got);
   bool ClaimDue();
+  struct BurstLook {
+    bool taken = false;          // the look began (this thread's previous read found nothing)
+    std::uint64_t activity = 0;  // activity_ when it began
+    std::optional<UnixMillis> next_due;
+  };
+  Status BeginBurstLook(QueueSession& session, bool idle, BurstLook* look);
+  bool BurstOver(const BurstLook& look);
 
   // worker_resume.cc
   void Replay(QueueSession& session);
@@ -121,6 +131,11 @@ class WorkerLoop {
   std::atomic<bool> drained_{false};     // the queue has nothing more, ever
   std::atomic<bool> fatal_seen_{false};  // Fatal() was called: read nothing more
   std::atomic<int> in_flight_{0};
+  // --burst: entries held by threads (from their read to their commit), and a count raised
+  // whenever a thread receives or finishes entries, so a look that saw it unchanged was quiet.
+  std::atomic<int> holding_{0};
+  std::atomic<std::uint64_t> activity_{0};
+  UnixMillis started_wall_ = 0;
   std::atomic<int> threads_left_{0};
   std::atomic<std::int64_t> next_claim_ms_{0};
   std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged

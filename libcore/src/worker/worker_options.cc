@@ -24,6 +24,19 @@ Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path) 
       "queue (read them with evt-dlq)");
 }
 
+Status ValidateBurst(const BrokerConfig& broker, const WorkerOptions& o) {
+  if (o.burst_max_wait.count() < 0) return Status::Usage("--burst-max-wait: must not be negative");
+  if (!o.burst && o.burst_max_wait.count() > 0) {
+    return Status::Usage("--burst-max-wait: only with --burst");
+  }
+  if (o.burst && !broker.is_durable()) {
+    return Status::Usage(
+        "--burst: only with a durable --broker (redis://, sqlite://); with --broker - the "
+        "worker already ends when its input ends");
+  }
+  return Status::Ok();
+}
+
 Status RunStdioWorker(int in_fd, int out_fd, Handler& handler, DeadLetterSink& dlq,
                       const WorkerOptions& options, WorkerStats* stats) {
   StdioQueueOptions q;

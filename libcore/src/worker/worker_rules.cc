@@ -97,4 +97,9 @@ std::string_view ActionName(Action a) {
   return "unknown";
 }
 
+bool BurstDrained(const BurstFacts& f) {
+  if (!f.received_nothing || !f.quiet || f.busy > 0 || f.commits_waiting > 0) return false;
+  return !f.next_due.has_value() || *f.next_due > f.started_at + f.max_wait.count();
+}
+
 }  // namespace evt

@@ -1,6 +1,7 @@
 // A handler thread of RunWorker: joins the group, waits for the journals of stopped
 // workers to be committed, then takes one entry at a time (own pending first, then a
 // claimed or a new one) and processes it (worker_attempt.cc).
+#include <algorithm>
 #include <thread>
 
 #include "evt/signals.h"
@@ -38,6 +39,9 @@ bool WorkerLoop::WaitRecovered(int index, QueueSession& session) {
 // Claims one entry abandoned elsewhere when a look is due, else receives one new entry.
 Status WorkerLoop::ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed) {
   auto stopping = [this] { return Stopping(); };
+  // A burst run ends soon after its last entry: its reads wait less.
+  const Millis block =
+      options_.burst ? std::min(options_.receive_block, Millis(100)) : options_.receive_block;
   // A read that found the store unreachable: entries of this consumer may be pending
   // that no thread runs (a restarted server, a failover), so look for them again.
   bool was_down = false;
@@ -62,7 +66,7 @@ Status WorkerLoop::ReadNew(QueueSession& session, std::vector<Delivery>* got, bo
         [&] {
           got->clear();
           if (commits_stalled_ > 0) return Status::Ok();
-          return note(session.Receive(1, options_.receive_block, got));
+          return note(session.Receive(1, block, got));
         },
         stopping);
   }
@@ -89,11 +93,20 @@ void WorkerLoop::GroupLost(const Status& s) {
   scan_needed_ = true;
 }
 
+void WorkerLoop::NoteClaimed(const std::vector<Delivery>& got) {
+  stats_.claimed += got.size();
+  for (const Delivery& d : got) {
+    Note(LogLevel::kWarn, "claimed an entry abandoned by another consumer",
+         {{"stream_id", d.id}, {"deliveries", d.deliveries}, {"consumer", consumer_}});
+  }
+}
+
 void WorkerLoop::HandlerThread(int index) {
   std::mt19937_64 rng(options_.seed != 0 ? options_.seed + static_cast<std::uint64_t>(index)
                                          : std::random_device{}());
   std::unique_ptr<QueueSession> session = queue_.OpenSession();
   bool need_group = true;
+  bool idle = false;  // this thread's last read found nothing
   while (!Stopping() && !fatal_seen_) {
     Status s;
     if (need_group) {
@@ -111,7 +124,9 @@ void WorkerLoop::HandlerThread(int index) {
     }
     std::vector<Delivery> got;
     bool claimed = false;
-    s = TakeOwnPending(*session, &got);
+    BurstLook look;
+    s = BeginBurstLook(*session, idle, &look);
+    if (s.ok()) s = TakeOwnPending(*session, &got);
     if (s.ok() && got.empty()) {
       if (!BeginRead()) continue;  // a scan of own pending entries is due or running
       s = ReadNew(*session, &got, &claimed);
@@ -127,25 +142,25 @@ void WorkerLoop::HandlerThread(int index) {
       break;  // Unavailable here means a stop came while the store was down
     }
     if (got.empty()) {
-      if (queue_.Drained()) {
+      if (queue_.Drained() || BurstOver(look)) {
         drained_ = true;
         break;
       }
+      idle = true;
       observer_.OnIdle();
       continue;
     }
-    if (claimed) {
-      stats_.claimed += got.size();
-      for (const Delivery& d : got) {
-        Note(LogLevel::kWarn, "claimed an entry abandoned by another consumer",
-             {{"stream_id", d.id}, {"deliveries", d.deliveries}, {"consumer", consumer_}});
-      }
-    }
+    idle = false;
+    ++holding_;
+    ++activity_;
+    if (claimed) NoteClaimed(got);
     // Entries already received are ours: they run even when a stop came meanwhile.
     for (const Delivery& d : got) {
       Process(*session, d, rng);
       EntryDone(d.id);
     }
+    ++activity_;
+    --holding_;
   }
   if (--threads_left_ == 0) WakeUp();
 }
