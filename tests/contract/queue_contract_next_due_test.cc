@@ -8,7 +8,7 @@
 namespace evt::contract {
 
 TEST_CASE("NextDue is the earliest scheduled due time, and none once all moved", "[contract]") {
-  FOR_EACH_QUEUE(impl, nullptr) {
+  FOR_EACH_QUEUE(impl, &QueueCaps::schedules) {  // stdio hands its retries out itself
     std::unique_ptr<QueueHarness> h = impl.make();
     auto s = h->queue().OpenSession();
     REQUIRE(s->EnsureGroup().ok());
