@@ -36,7 +36,7 @@ void WorkerLoop::Fatal(const Status& s) {
   fatal_seen_ = true;
   queue_.Stop();
   Note(LogLevel::kError, s.message(), {{"consumer", consumer_}});
-  WakeUp();
+  WakeWatcher();
 }
 
 LoopHealth WorkerLoop::Health() const {
@@ -88,12 +88,11 @@ void WorkerLoop::BeginStop(const char* why) {
 void WorkerLoop::WatchUntilDone() {
   std::chrono::steady_clock::time_point deadline;
   while (true) {
-    pollfd pfd{WakeFd(), POLLIN, 0};
-    ::poll(&pfd, 1, 50);
-    DrainWake();
     bool fatal;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
+      watch_cv_.wait_for(lock, std::chrono::milliseconds(20),
+                         [this] { return !fatal_.ok() || threads_left_ == 0; });
       fatal = !fatal_.ok();
     }
     if (!Stopping() && threads_left_ == 0 && drained_ && !fatal) break;

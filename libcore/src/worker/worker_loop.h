@@ -141,6 +141,14 @@ class WorkerLoop {
   std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged
   mutable std::mutex mu_;
   Status fatal_;
+  // Wakes the watcher (WatchUntilDone) when the last thread ends or a fatal error comes.
+  // Not the global wake pipe (signals.h): the stdio queue polls and drains that one, and two
+  // drainers would eat each other's wake-ups. A stop signal is seen within one watch tick.
+  std::condition_variable watch_cv_;
+  void WakeWatcher() {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    watch_cv_.notify_all();
+  }
 
   // The outcome journal (outcome_journal.h) of this process, when the queue needs one, and
   // the journals of stopped workers adopted at start.

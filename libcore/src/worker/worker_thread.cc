@@ -162,7 +162,7 @@ void WorkerLoop::HandlerThread(int index) {
     ++activity_;
     --holding_;
   }
-  if (--threads_left_ == 0) WakeUp();
+  if (--threads_left_ == 0) WakeWatcher();
 }
 
 }  // namespace evt
