@@ -3,6 +3,7 @@
 // another waits, parked, until that one's outcome (evt-work(1): "an event whose key is in
 // flight waits for that outcome"); a key that succeeded makes every later one a duplicate.
 #include <algorithm>
+#include <chrono>
 
 #include "stdio/stdio_queue.h"
 
@@ -15,9 +16,24 @@ Status Repeated(const Status& s) { return s.kind() == Status::Kind::kNotFound ? 
 
 }  // namespace
 
+bool StdioQueue::EarlierUnstarted(std::uint64_t serial) const {
+  for (const auto& [id, other] : out_) {
+    if (other.serial < serial && !other.started) return true;
+  }
+  return false;
+}
+
 Result<Lease> StdioQueue::StartAttempt(const AttemptEnd& attempt) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = out_.find(attempt.delivery_id);
+  if (it == out_.end()) return Status::Internal("stdio: no entry " + attempt.delivery_id);
+  it->second.started = true;
+  order_cv_.notify_all();
+  // Bounded: an entry whose thread never gets here (it ends without an attempt) is seen
+  // ending; the bound only guards against a path that does neither.
+  const std::uint64_t serial = it->second.serial;
+  order_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return !EarlierUnstarted(serial); });
+  it = out_.find(attempt.delivery_id);
   if (it == out_.end()) return Status::Internal("stdio: no entry " + attempt.delivery_id);
   StdioEntry& e = it->second;
   e.event_id = attempt.event_id;
@@ -96,6 +112,7 @@ Result<StdioEntry> StdioQueue::Take(const AttemptEnd& end) {
   if (it == out_.end()) return Status::Internal("stdio: no entry " + end.delivery_id);
   StdioEntry e = std::move(it->second);
   out_.erase(it);
+  order_cv_.notify_all();
   if (end.ran) {
     e.attempts += 1;
     e.handler_time += end.duration;
@@ -162,6 +179,7 @@ Status StdioQueue::Defer(const Delivery& delivery) {
   if (it == out_.end()) return Status::Internal("stdio: no entry " + delivery.id);
   StdioEntry e = std::move(it->second);
   out_.erase(it);
+  order_cv_.notify_all();
   e.raw = delivery.raw;
   // Released meanwhile: no reason to wait.
   if (held_.count(e.key) == 0 || done_keys_.count(e.key) > 0) {

@@ -103,6 +103,7 @@ bool StdioQueue::HandOut(std::vector<Delivery>* out) {
     return false;
   }
   e.deliveries += 1;
+  e.started = false;
   // Unique per hand-out: a retry of line 7 is "7#2", never confused with "7" in flight.
   std::string id = std::to_string(e.line);
   if (e.deliveries > 1) id += "#" + std::to_string(e.deliveries);

@@ -33,6 +33,7 @@ struct StdioEntry {
   std::string key;              // likewise: the idempotency key
   std::string holder;           // the lease owner of its last acquired attempt
   int attempts = 0;             // handler runs
+  bool started = false;         // its attempt reached StartAttempt (keys go in input order)
   Millis handler_time{0};       // summed over them
   std::string last_error;       // of the last failed run
   Category last_category = Category::kNone;
@@ -119,6 +120,11 @@ class StdioQueue : public Queue {
   std::uint64_t invalid_ = 0;              // lines rejected
   std::uint64_t interrupted_ = 0;          // entries dead-lettered as interrupted by EndRun
   std::map<std::string, StdioEntry> out_;  // handed out, by delivery id
+  // Signalled when a handed-out entry starts its attempt or ends: StartAttempt waits until
+  // every entry handed out before its own has done one of the two, so that of two events
+  // with one key the earlier line takes the lease first (the later one waits for it).
+  std::condition_variable order_cv_;
+  bool EarlierUnstarted(std::uint64_t serial) const;
   std::multimap<std::int64_t, StdioEntry> retries_;  // by due time (the clock's steady ms)
   std::deque<StdioEntry> ready_;                     // to hand out first
   std::unordered_map<std::string, std::deque<StdioEntry>> parked_;  // key → waiting for it
