@@ -183,6 +183,7 @@ TEST_CASE("RunWorker: retries wait their backoff on the worker's clock, then dea
     });
   };
   Run run;
+  evt::InstallStopSignals();  // before the hand's first WakeUp: it reads the wake pipe's fds
   std::thread ticking(hand);
   run = RunOn(Ev("e1", "k1", R"(["transient","transient","transient"])"), h, o, seen);
   done = true;
