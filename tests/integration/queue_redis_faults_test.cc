@@ -6,8 +6,8 @@
 #include <string>
 #include <thread>
 
-#include "redis/publisher_redis.h"
 #include "queue_fixture.h"
+#include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
 #include "redis/queue_redis.h"
 

@@ -220,9 +220,9 @@ void Audit(QueueAdmin& source, QueueAdmin* target, const ReplayOptions& o, const
 // Writes the planned events, paced; stops at the first store failure.
 Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned>& plan,
                const ReplayOptions& o, Clock& clock, int out_fd, ReplaySummary* s) {
-  std::int64_t todo = 0;
+  std::int64_t to_write = 0;
   for (const Planned& p : plan) {
-    if (p.what == Planned::kReplay || p.what == Planned::kForce) ++todo;
+    if (p.what == Planned::kReplay || p.what == Planned::kForce) ++to_write;
     if (p.what == Planned::kSkipDone || p.what == Planned::kSkipNotEvent) ++s->skipped;
     if (p.what == Planned::kInvalid) {
       ++s->failed;
@@ -233,7 +233,7 @@ Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned
   if (o.rate > 0) bucket = std::make_unique<TokenBucket>(clock, o.rate, 1.0);
   const std::string to_queue = o.to_queue.empty() ? o.source_queue : o.to_queue;
   LineWriter out(out_fd);
-  Progress progress(o.progress, clock, todo, o.rate);
+  Progress progress(o.progress, clock, to_write, o.rate);
   for (const Planned& p : plan) {
     if (p.what != Planned::kReplay && p.what != Planned::kForce) continue;
     if (bucket && bucket->Empty()) {
@@ -241,7 +241,7 @@ Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned
     }
     if (StopRequested() || (bucket && !bucket->Acquire(StopRequested))) {
       return Status::TryAgain("interrupted after " + std::to_string(s->replayed) + " of " +
-                              std::to_string(todo) + " events; run it again for the rest");
+                              std::to_string(to_write) + " events; run it again for the rest");
     }
     Status st;
     bool written = true;
@@ -258,7 +258,7 @@ Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned
     if (!st.ok()) {
       ++s->failed;
       return Status(st.kind(), "stopped after replaying " + std::to_string(s->replayed) + " of " +
-                                   std::to_string(todo) + " events: " + st.message());
+                                   std::to_string(to_write) + " events: " + st.message());
     }
     if (!written) {
       ++s->skipped;  // replayed or purged by someone else meanwhile

@@ -172,7 +172,8 @@ Status SqliteQueueSession::Redeliver(Query& q, std::vector<Delivery>* out, std::
                    .Bind(now)
                    .Run();
     if (!s.ok()) return s;
-    out->push_back(Delivery{SqliteEntryId(r.added_ms, r.id), std::move(r.event), r.deliveries + 1, {}});
+    out->push_back(
+        Delivery{SqliteEntryId(r.added_ms, r.id), std::move(r.event), r.deliveries + 1, {}});
   }
   return Status::Ok();
 }
