@@ -37,7 +37,9 @@ evt-work -v --listen 127.0.0.1:0 --metrics-file "$TMP/evt.prom" --metrics-interv
 worker=$!
 port=""
 for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*serving \/healthz and \/metrics listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/serve.err")
+  # serve.err exists once the worker's shell has opened the fifo (slow on a busy machine)
+  port=$(sed -n 's/.*serving \/healthz and \/metrics listen=127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+    "$TMP/serve.err" 2> /dev/null || true)
   [[ -n $port ]] && break
   sleep 0.1
 done
