@@ -31,6 +31,17 @@ std::string SourceName(const BrokerConfig& broker, const ReplayCommand& c, bool 
   return other_store ? broker.redacted + " " + name : name;
 }
 
+// A migration's target file may be new: it is created (with its schema) as evt-emit
+// creates it, where the admin of an existing store would refuse a missing one.
+Status CreateMissingTarget(const BrokerConfig& target, const std::string& ns,
+                           const std::string& queue) {
+  struct stat st {};
+  if (target.kind != BrokerConfig::Kind::kSqlite || ::stat(target.path.c_str(), &st) == 0) {
+    return Status::Ok();
+  }
+  return OpenPublisher(target, ns, queue, PublisherOptions()).status();
+}
+
 }  // namespace
 
 Result<BrokerConfig> ResolveReplayTarget(const std::string& to, const std::string& password_file) {
@@ -143,6 +154,9 @@ Status RunReplayCommand(const std::string& tool, const BrokerConfig& broker,
       AdminOptions t = where;
       t.file.clear();
       t.queue = to_queue;
+      if (o.other_store) {
+        if (Status st = CreateMissingTarget(target_broker, c.ns, to_queue); !st.ok()) return st;
+      }
       Result<std::unique_ptr<QueueAdmin>> opened =
           OpenAdmin(o.other_store ? target_broker : broker, t);
       if (!opened.ok()) return opened.status();
