@@ -221,8 +221,8 @@ void Audit(QueueAdmin& source, QueueAdmin* target, const ReplayOptions& o, const
 
 // What became of one planned event, and the store failure that stops the run.
 struct Written {
-  enum Result { kReplayed, kSkipped, kFailed };
-  Result result = kReplayed;
+  enum What { kReplayed, kSkipped, kFailed };
+  What result = kReplayed;
   Status status;
 };
 
