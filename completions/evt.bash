@@ -217,7 +217,10 @@ _evt_replay() {
   _evt_words
   case $prev in
     --from-file) _evt_files '' ;;
-    --to) COMPREPLY=($(compgen -W '-' -- "$cur")) ;;
+    --to)
+      # - (NDJSON on stdout), or a broker URL or the start of one: no space after a scheme.
+      COMPREPLY=($(compgen -W '- redis:// unix:// sqlite:///' -- "$cur"))
+      [[ ${#COMPREPLY[@]} == 1 && ${COMPREPLY[0]} == *// ]] && compopt -o nospace 2>/dev/null ;;
     --to-queue | --rate) ;;
     *)
       if ! _evt_common "$prev" && ! _evt_filter "$prev" && [[ $cur == -* ]]; then

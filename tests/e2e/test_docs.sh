@@ -127,7 +127,8 @@ expect_eq "bash: evt-dlq --category values" "auth crash data dependency internal
   "$(bash_values 'evt-dlq list --category ' _evt_dlq)"
 expect_eq "bash: evt-replay --from-file FILE" "dead.ndjson" \
   "$(bash_values 'evt-replay --from-file dea' _evt_replay)"
-expect_eq "bash: evt-replay --to" "-" "$(bash_values 'evt-replay --to ' _evt_replay)"
+expect_eq "bash: evt-replay --to" "- redis:// sqlite:/// unix://" "$(bash_values 'evt-replay --to ' _evt_replay)"
+expect_eq "bash: evt-replay --to=s" "sqlite:///" "$(bash_values 'evt-replay --to=s' _evt_replay)"
 
 # zsh and fish, where installed: the files parse, and fish offers what it declares.
 if command -v zsh >/dev/null; then

@@ -28,7 +28,10 @@ int main(int argc, char** argv) {
   app.add_option("--id", c.flags.ids, "Only these ids (dead letter id or event_id); repeatable")
       ->type_name("ID");
   app.add_option("--to-queue", c.options.to_queue, "Target queue (default: the --queue read)");
-  app.add_option("--to", c.to, "- writes the events as NDJSON on stdout instead of a queue");
+  app.add_option("--to", c.to,
+                 "- writes the events as NDJSON on stdout; a broker URL (redis://, unix://, "
+                 "sqlite://) moves them to that store (migration)")
+      ->type_name("-|URL");
   app.add_flag("-n,--dry-run", c.options.dry_run,
                "Print what would be replayed, mark done keys, change nothing");
   app.add_option("--rate", c.rate, "Pace the writes: N/s, N/m or N/h (default: unpaced)");
@@ -38,12 +41,15 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", c.options.keep, "Leave the dead letters in place (default: move them)");
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
+  // Before StartCommand wipes EVT_REDIS_PASSWORD: a Redis --to takes it as --broker does.
+  evt::Result<evt::BrokerConfig> to = evt::ResolveReplayTarget(c.to, common.password_file);
   evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
+  if (!to.ok()) return evt::ReportFatal(tool, to.status());
   c.ns = common.ns;
   c.options.source_queue = common.queue;
   if (from_stream) c.options.source = evt::ReplayOptions::Source::kStream;
   if (!c.from_file.empty()) c.options.source = evt::ReplayOptions::Source::kFile;
-  evt::Status s = evt::RunReplayCommand(tool, *broker, c, STDOUT_FILENO);
+  evt::Status s = evt::RunReplayCommand(tool, *broker, *to, c, STDOUT_FILENO);
   return s.ok() ? evt::kExitOk : evt::ReportFatal(tool, s);
 }

@@ -2,13 +2,15 @@
 // from the stream history, or from an NDJSON file, with the rules of DESIGN.md: retry_count
 // reset, a replay id stamped into each event, keys already done skipped (or, with --force,
 // run again under a derived key), an atomic move out of the dead letters, pacing, and an
-// audit record. See evt-replay(1).
+// audit record. The target may be a queue on another store (--to URL): the migration path
+// from a SQLite file to Redis, or back. See evt-replay(1).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "evt/broker.h"
 #include "evt/clock.h"
 #include "evt/dlq.h"
 #include "evt/event.h"
@@ -42,15 +44,20 @@ struct ReplayOptions {
   std::string source_queue = "default";  // the queue read (kDeadLetters, kStream)
   std::string to_queue;                  // --to-queue: target queue; empty = source_queue
   bool to_stdout = false;                // --to -: NDJSON on stdout, no queue written
-  bool dry_run = false;                  // --dry-run: say what would be done, change nothing
-  bool keep_retries = false;             // --keep-retries
-  bool force = false;                    // --force: replay done keys under a derived key
-  bool keep = false;                     // --keep: leave the dead letters in place
-  double rate = 0;                       // --rate, events per second; 0 = as fast as it goes
-  std::string filters;                   // DescribeFilter of the flags, for the audit record
-  std::string source_name;               // "dlq", "stream", "file:PATH", for the audit record
-  std::string replay_id;                 // empty: NewReplayId()
-  bool progress = false;                 // show progress on stderr (a terminal)
+  // --to URL: the target queue is on another store than the source (a migration). Done
+  // keys of both stores count (ReplayDoneKeys); a dead letter is enqueued there and then
+  // purged here, as no step spans two stores; the audit record names the target's store.
+  bool other_store = false;
+  std::string target_store;   // the target's store for the audit record: a redacted URL
+  bool dry_run = false;       // --dry-run: say what would be done, change nothing
+  bool keep_retries = false;  // --keep-retries
+  bool force = false;         // --force: replay done keys under a derived key
+  bool keep = false;          // --keep: leave the dead letters in place
+  double rate = 0;            // --rate, events per second; 0 = as fast as it goes
+  std::string filters;        // DescribeFilter of the flags, for the audit record
+  std::string source_name;    // "dlq", "stream", "file:PATH", for the audit record
+  std::string replay_id;      // empty: NewReplayId()
+  bool progress = false;      // show progress on stderr (a terminal)
 };
 
 struct ReplaySummary {
@@ -72,6 +79,14 @@ struct ReplaySummary {
 Status RunReplay(QueueAdmin& source, QueueAdmin* target, const RecordFilter& filter,
                  const ReplayOptions& options, Clock& clock, int out_fd, ReplaySummary* summary);
 
+// Which of `keys` a replay skips as done (or, with --force, runs again under a derived
+// key): a key is done when the target queue holds a done record for it (`target`, or
+// `source` when there is no target: --to -) and, when the target is another store (a
+// migration), also when the source queue holds one, so that a migrated history never runs
+// a done event again on the new store. One element per key. The first store failure.
+Result<std::vector<bool>> ReplayDoneKeys(QueueAdmin& source, QueueAdmin* target, bool other_store,
+                                         const std::vector<std::string>& keys);
+
 // The one summary line: "replayed 50, skipped 0, failed 0, replay id rpl_...", with
 // "would be" wording for a dry run and the derived-key form when some were forced.
 std::string FormatReplaySummary(const ReplaySummary& summary, const ReplayOptions& options);
@@ -86,16 +101,35 @@ struct ReplayCommand {
   FilterFlags flags;      // filters and --id
   std::string ns = "evt";
   std::string from_file;  // --from-file PATH or "-"
-  std::string to;         // --to: only "-" (stdout)
+  std::string to;         // --to: "-" (stdout) or a durable broker URL; "": the source's
   std::string rate;       // --rate N/s; empty: unpaced
 };
 
-// Checks the combination of options, opens the source (the queue `options.source_queue`
-// on `broker`, or the file) and the target, runs RunReplay on the real clock with progress
-// on stderr when it is a terminal, and prints the summary line on stderr as
-// "<tool>: replayed ...". Usage for a bad combination (e.g. --keep without the dead
-// letters, --category with --from-stream, no target).
+// The broker of --to `to`: kStdio for "" and "-"; else the durable broker of the URL, its
+// password resolved as --broker's is (the URL's own, else the file `password_file` of
+// --redis-password-file, else EVT_REDIS_PASSWORD). Call it before StartCommand (cli.h),
+// which wipes EVT_REDIS_PASSWORD.
+// Usage error "--to URL: ..." naming the redacted URL for a URL that is not a durable
+// broker; Config when the password file cannot be read.
+Result<BrokerConfig> ResolveReplayTarget(const std::string& to, const std::string& password_file);
+
+// True when `target` (a --to broker) is another store than `source` (--broker): another
+// kind, server, database or file. A --to equal to --broker is the normal replay.
+bool IsOtherStore(const BrokerConfig& source, const BrokerConfig& target);
+
+// The usage rules of a command line (`target` as ResolveReplayTarget returned it): --to -
+// and --to-queue exclude each other, --keep wants the dead letters, --category and
+// --reason are not for --from-stream, a queue source wants a durable --broker, and a file
+// wants a target. Usage error naming the options; OK otherwise.
+Status CheckReplayCommand(const BrokerConfig& broker, const BrokerConfig& target,
+                          const ReplayCommand& command);
+
+// Checks the combination of options (CheckReplayCommand), opens the source (the queue
+// `options.source_queue` on `broker`, or the file) and the target (the queue on `target`
+// when it is another store, else on `broker`), runs RunReplay on the real clock with
+// progress on stderr when it is a terminal, and prints the summary line on stderr as
+// "<tool>: replayed ...". `target`: the broker of --to (ResolveReplayTarget).
 Status RunReplayCommand(const std::string& tool, const BrokerConfig& broker,
-                        const ReplayCommand& command, int out_fd);
+                        const BrokerConfig& target, const ReplayCommand& command, int out_fd);
 
 }  // namespace evt

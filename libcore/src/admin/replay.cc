@@ -62,8 +62,9 @@ Result<std::vector<Record>> Select(QueueAdmin& source, const RecordFilter& filte
 }
 
 // Rewrites every record and sorts out what to do with each; needs the done keys.
-Result<std::vector<Planned>> Plan(const std::vector<Record>& records, QueueAdmin& keys_admin,
-                                  const ReplayOptions& o, const std::string& replay_id) {
+Result<std::vector<Planned>> Plan(const std::vector<Record>& records, QueueAdmin& source,
+                                  QueueAdmin* target, const ReplayOptions& o,
+                                  const std::string& replay_id) {
   std::vector<Planned> plan;
   std::vector<std::string> keys;
   std::vector<std::size_t> keyed;  // plan index of each key
@@ -87,7 +88,7 @@ Result<std::vector<Planned>> Plan(const std::vector<Record>& records, QueueAdmin
     }
     plan.push_back(std::move(p));
   }
-  Result<std::vector<bool>> done = keys_admin.DoneKeys(keys);
+  Result<std::vector<bool>> done = ReplayDoneKeys(source, target, o.other_store, keys);
   if (!done.ok()) return done.status();
   for (std::size_t i = 0; i < keyed.size(); ++i) {
     if (!(*done)[i]) continue;
@@ -197,6 +198,7 @@ void Audit(QueueAdmin& source, QueueAdmin* target, const ReplayOptions& o, const
   a.at = NowUnixMillis();
   a.source = o.source_name;
   a.target = o.to_stdout ? "stdout" : "queue:" + (o.to_queue.empty() ? o.source_queue : o.to_queue);
+  if (!o.to_stdout && o.other_store) a.target = o.target_store + " " + a.target;
   a.filters = o.filters;
   a.count = s.replayed;
   a.skipped = s.skipped;
@@ -215,6 +217,52 @@ void Audit(QueueAdmin& source, QueueAdmin* target, const ReplayOptions& o, const
           {{"error", st.message()}});
     }
   }
+}
+
+// What became of one planned event, and the store failure that stops the run.
+struct Written {
+  enum What { kReplayed, kSkipped, kFailed };
+  What result = kReplayed;
+  Status status;
+};
+
+// A dead letter copied into another store leaves its source by a second step: a crash in
+// between leaves it in place, and a rerun copies it again, which the idempotency key
+// makes harmless (a worker acknowledges the second copy as a duplicate).
+Written CopyDeadLetterAcross(QueueAdmin& source, QueueAdmin& target, const Planned& p, bool keep) {
+  if (Status st = target.Enqueue(p.json); !st.ok()) return {Written::kFailed, st};
+  if (keep) return {};
+  Result<std::int64_t> purged = source.PurgeDeadLetters({p.id});
+  if (!purged.ok()) {
+    return {Written::kReplayed,
+            Status(purged.status().kind(),
+                   "dead letter " + p.id + " was copied but is still in the source (a rerun " +
+                       "copies it again, harmlessly: same idempotency key): " +
+                       purged.status().message())};
+  }
+  if (*purged == 0) {
+    Log(LogLevel::kWarn, "dead letter " + p.id +
+                             " was gone from the source when its copy was written (replayed "
+                             "or purged meanwhile); a second copy runs as a duplicate");
+  }
+  return {};
+}
+
+Written WriteOne(QueueAdmin& source, QueueAdmin* target, const Planned& p, const ReplayOptions& o,
+                 const std::string& to_queue, LineWriter& out) {
+  if (o.to_stdout) {
+    Status st = out.WriteLine(p.json);
+    if (!st.ok()) return {Written::kFailed, Status::IOError("stdout: " + st.message())};
+    return {};
+  }
+  if (o.source != ReplayOptions::Source::kDeadLetters) {
+    Status st = target->Enqueue(p.json);
+    return {st.ok() ? Written::kReplayed : Written::kFailed, st};
+  }
+  if (o.other_store) return CopyDeadLetterAcross(source, *target, p, o.keep);
+  Result<bool> moved = source.MoveDeadLetter(p.id, p.json, to_queue, o.keep);
+  if (!moved.ok()) return {Written::kFailed, moved.status()};
+  return {*moved ? Written::kReplayed : Written::kSkipped, Status::Ok()};
 }
 
 // Writes the planned events, paced; stops at the first store failure.
@@ -243,41 +291,42 @@ Status Execute(QueueAdmin& source, QueueAdmin* target, const std::vector<Planned
       return Status::TryAgain("interrupted after " + std::to_string(s->replayed) + " of " +
                               std::to_string(to_write) + " events; run it again for the rest");
     }
-    Status st;
-    bool written = true;
-    if (o.to_stdout) {
-      st = out.WriteLine(p.json);
-      if (!st.ok()) st = Status::IOError("stdout: " + st.message());
-    } else if (o.source == ReplayOptions::Source::kDeadLetters) {
-      Result<bool> moved = source.MoveDeadLetter(p.id, p.json, to_queue, o.keep);
-      st = moved.status();
-      written = moved.ok() && *moved;
-    } else {
-      st = target->Enqueue(p.json);
-    }
-    if (!st.ok()) {
-      ++s->failed;
-      return Status(st.kind(), "stopped after replaying " + std::to_string(s->replayed) + " of " +
-                                   std::to_string(to_write) + " events: " + st.message());
-    }
-    if (!written) {
-      ++s->skipped;  // replayed or purged by someone else meanwhile
-      continue;
-    }
-    ++s->replayed;
-    if (p.what == Planned::kForce) ++s->forced;
-    if (!o.to_stdout) {
-      if (Status w = out.WriteLine(p.event_id); !w.ok()) {
-        return Status::IOError("stdout: " + w.message());
+    const Written written = WriteOne(source, target, p, o, to_queue, out);
+    if (written.result == Written::kSkipped) ++s->skipped;  // replayed or purged meanwhile
+    if (written.result == Written::kFailed) ++s->failed;
+    if (written.result == Written::kReplayed) {
+      ++s->replayed;
+      if (p.what == Planned::kForce) ++s->forced;
+      if (!o.to_stdout) {
+        if (Status w = out.WriteLine(p.event_id); !w.ok()) {
+          return Status::IOError("stdout: " + w.message());
+        }
       }
+      progress.Update(s->replayed);
     }
-    progress.Update(s->replayed);
+    if (!written.status.ok()) {
+      return Status(written.status.kind(),
+                    "stopped after replaying " + std::to_string(s->replayed) + " of " +
+                        std::to_string(to_write) + " events: " + written.status.message());
+    }
   }
   if (Status w = out.Flush(); !w.ok()) return Status::IOError("stdout: " + w.message());
   return Status::Ok();
 }
 
 }  // namespace
+
+Result<std::vector<bool>> ReplayDoneKeys(QueueAdmin& source, QueueAdmin* target, bool other_store,
+                                         const std::vector<std::string>& keys) {
+  Result<std::vector<bool>> done = (target != nullptr ? *target : source).DoneKeys(keys);
+  if (!done.ok() || !other_store || target == nullptr || target == &source) return done;
+  Result<std::vector<bool>> at_source = source.DoneKeys(keys);
+  if (!at_source.ok()) return at_source.status();
+  for (std::size_t i = 0; i < done->size() && i < at_source->size(); ++i) {
+    if ((*at_source)[i]) (*done)[i] = true;
+  }
+  return done;
+}
 
 Status RunReplay(QueueAdmin& source, QueueAdmin* target, const RecordFilter& filter,
                  const ReplayOptions& o, Clock& clock, int out_fd, ReplaySummary* s) {
@@ -289,8 +338,7 @@ Status RunReplay(QueueAdmin& source, QueueAdmin* target, const RecordFilter& fil
   Result<std::vector<Record>> records = Select(source, filter, o);
   if (!records.ok()) return records.status();
   s->selected = static_cast<std::int64_t>(records->size());
-  Result<std::vector<Planned>> plan =
-      Plan(*records, target != nullptr ? *target : source, o, s->replay_id);
+  Result<std::vector<Planned>> plan = Plan(*records, source, target, o, s->replay_id);
   if (!plan.ok()) return plan.status();
   if (o.dry_run) return PrintPlan(*plan, s->replay_id, out_fd, s);
   Status st = Execute(source, target, *plan, o, clock, out_fd, s);
