@@ -3,8 +3,12 @@
 // attempt-ending commit and the admin's replay and purge fail whole, with one line that
 // says the disk is full, as Unavailable (retried; exit 69 at the command line); nothing
 // half-written; and once space returns each goes through, once.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
-#include <set>
 
 #include "evt/broker_factory.h"
 #include "evt/dlq.h"
@@ -69,7 +73,59 @@ std::vector<Publication> Batch(const std::string& prefix, int n) {
   return out;
 }
 
+// RLIMIT_FSIZE for this process while it lives, with SIGXFSZ ignored: a write past
+// `bytes` fails with EFBIG, as under `ulimit -f`.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved_) == 0);
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    rlimit r = saved_;
+    r.rlim_cur = bytes;
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &r) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+  void (*old_handler_)(int) = SIG_DFL;
+};
+
+off_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+}
+
 }  // namespace
+
+TEST_CASE("sqlite full disk: an I/O error from a file size limit (EFBIG) reads as a full disk",
+          "[sqlite][full]") {
+  SqliteQueueFixture f;
+  PublisherOptions o;
+  o.outage_patience = Millis(300);
+  Result<std::unique_ptr<EventPublisher>> pub =
+      OpenPublisher(*ParseBrokerUrl(f.url()), "evt", "q1", o);
+  REQUIRE(pub.ok());
+  std::size_t accepted = 0;
+  REQUIRE((*pub)->Publish(Batch("early", 2), &accepted).ok());
+  Status s;
+  {
+    const off_t largest = std::max(FileSize(f.path()), FileSize(f.path() + "-wal"));
+    FileSizeLimit limit(static_cast<rlim_t>(largest + 64 * 1024));
+    s = (*pub)->Publish(Batch("e", 50), &accepted);  // 300 KB: the WAL cannot hold it
+  }
+  CheckFull(s);
+  CHECK_THAT(s.message(), Catch::Contains("File too large"));
+  CHECK(accepted == 0);
+  CHECK(f.Int("SELECT count(*) FROM stream") == 2);
+  REQUIRE((*pub)->Publish(Batch("e", 50), &accepted).ok());
+  CHECK(f.Int("SELECT count(*) FROM stream") == 52);
+}
 
 TEST_CASE("sqlite full disk: a publish keeps whole transactions and goes on once space returns",
           "[sqlite][full]") {
