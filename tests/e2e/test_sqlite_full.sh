@@ -138,6 +138,32 @@ scenario() {
   expect_eq "$mode: every event ran once" "$((EVENTS + 1)) $((EVENTS + 1))" \
     "$(cut -d' ' -f1 "$RUN_LOG" | sort | uniq | wc -l) $(count_lines "$RUN_LOG")"
   expect_eq "$mode: nothing pending" 0 "$(q 'SELECT count(*) FROM pending')"
+
+  # 5. The operator's side: evt-replay and evt-dlq purge on a full disk stop with one line
+  #    and exit 69; a dead letter is either replayed or still there, never both or neither.
+  head -n 100 "$TMP/events.ndjson" |
+    sed 's/"t.work"/"t.dead"/; s/"event_id":"f/"event_id":"d/; s/"k-f/"k-d/' |
+    evt-emit --broker "$broker" --stdin > /dev/null
+  evt-work --broker "$broker" --state-dir "$TMP/state-$mode" --burst --max-retries 0 \
+    -- /bin/false > /dev/null 2>&1 || true
+  expect_eq "$mode: 100 dead letters" 100 "$(q 'SELECT count(*) FROM dlq')"
+  local stream_before
+  stream_before=$(q 'SELECT count(*) FROM stream')
+  limited "$mode" 100 /dev/null "$out/replay1.err" evt-replay --broker "$broker"
+  expect_eq "$mode: evt-replay on a full disk exits 69" 69 "$RC"
+  expect_contains "$mode: evt-replay says the disk is full" "the disk is full" "$out/replay1.err"
+  expect_eq "$mode: evt-replay: one error line" 1 "$(grep -c '^evt-replay: error: ' "$out/replay1.err")"
+  local moved
+  moved=$(($(q 'SELECT count(*) FROM stream') - stream_before))
+  ((moved < 100)) && pass "$mode: replay stopped after $moved" || fail "$mode: replay moved $moved"
+  expect_eq "$mode: each dead letter replayed or kept" 100 "$(($(q 'SELECT count(*) FROM dlq') + moved))"
+  limited "$mode" 0 /dev/null "$out/purge1.err" evt-dlq purge --broker "$broker" --yes
+  expect_eq "$mode: evt-dlq purge on a full disk exits 69" 69 "$RC"
+  expect_contains "$mode: evt-dlq says the disk is full" "the disk is full" "$out/purge1.err"
+  expect_eq "$mode: the purge deleted nothing" "$((100 - moved))" "$(q 'SELECT count(*) FROM dlq')"
+  evt-replay --broker "$broker" > /dev/null 2> "$out/replay2.err"
+  expect_eq "$mode: with room, the rest is replayed" "0 $((stream_before + 100))" \
+    "$(q 'SELECT count(*) FROM dlq') $(q 'SELECT count(*) FROM stream')"
 }
 
 DISK="$TMP/disk-ulimit"
