@@ -53,17 +53,11 @@ limited() {
   room_again "$mode"
 }
 
-# scenario MODE: emit and work on a file of DISK under MODE's limit.
-scenario() {
-  local mode=$1
-  local db="$DISK/evt.db" out="$TMP/$mode"
-  local broker="sqlite://$db"
-  mkdir -p "$out"
-  : > "$RUN_LOG"
-  q() { sqlite3 -cmd '.timeout 5000' "$db" "$1"; }
-  # The file exists and has its tables, as after an earlier run.
-  evt-emit --broker "$broker" --type t.work --id warmup --key k-warmup > /dev/null
+# The phases below share: mode (ulimit or tmpfs), db, broker, out (a folder for outputs).
+q() { sqlite3 -cmd '.timeout 5000' "$db" "$1"; }
 
+# emit_phase: evt-emit fills the disk, then sends the rest once there is room.
+emit_phase() {
   # 1. evt-emit fills the disk: whole transactions are kept, their ids printed, one line.
   limited "$mode" 1200 "$out/ids1" "$out/emit1.err" \
     evt-emit --broker "$broker" --wait-timeout 1s --stdin < "$TMP/events.ndjson"
@@ -96,6 +90,10 @@ scenario() {
   expect_eq "$mode: every event stored once" "$((EVENTS + 1)) $((EVENTS + 1))" \
     "$(q "SELECT count(*) || ' ' || count(DISTINCT json_extract(event, '$.event_id')) FROM stream")"
 
+}
+
+# work_phase: evt-work --burst fills the disk, then does the rest once there is room.
+work_phase() {
   # 3. evt-work --burst fills the disk: it keeps retrying its commits, says so once, and on
   #    SIGTERM leaves what it could not record in its journal.
   room_for "$mode" 400
@@ -106,7 +104,7 @@ scenario() {
       --shutdown-grace 1s -- "$HANDLER" > /dev/null 2> "$out/work1.err"
   ) &
   local worker=$!
-  wait_until 30 'grep -q "not usable for now" "$out/work1.err"' ||
+  wait_until 30 'grep -qs "not usable for now" "$out/work1.err"' ||
     fail "$mode: the worker did not say the file is not usable"
   kill -TERM "$worker" 2> /dev/null || true
   if ! wait_until 20 '! alive '"$worker"; then
@@ -139,6 +137,10 @@ scenario() {
     "$(cut -d' ' -f1 "$RUN_LOG" | sort | uniq | wc -l) $(count_lines "$RUN_LOG")"
   expect_eq "$mode: nothing pending" 0 "$(q 'SELECT count(*) FROM pending')"
 
+}
+
+# admin_phase: evt-replay and evt-dlq purge on a full disk, then with room.
+admin_phase() {
   # 5. The operator's side: evt-replay and evt-dlq purge on a full disk stop with one line
   #    and exit 69; a dead letter is either replayed or still there, never both or neither.
   head -n 100 "$TMP/events.ndjson" |
@@ -164,6 +166,19 @@ scenario() {
   evt-replay --broker "$broker" > /dev/null 2> "$out/replay2.err"
   expect_eq "$mode: with room, the rest is replayed" "0 $((stream_before + 100))" \
     "$(q 'SELECT count(*) FROM dlq') $(q 'SELECT count(*) FROM stream')"
+}
+
+# scenario MODE: all phases on a file of DISK under MODE's limit.
+scenario() {
+  mode=$1 db="$DISK/evt.db" out="$TMP/$1"
+  broker="sqlite://$db"
+  mkdir -p "$out"
+  : > "$RUN_LOG"
+  # The file exists and has its tables, as after an earlier run.
+  evt-emit --broker "$broker" --type t.work --id warmup --key k-warmup > /dev/null
+  emit_phase
+  work_phase
+  admin_phase
 }
 
 DISK="$TMP/disk-ulimit"

@@ -68,12 +68,15 @@ class SqliteDiskLimit {
     Live().erase(static_cast<sqlite3*>(db));
   }
 
-  static int OnOpen(sqlite3* db, char**, const void*) {
+  static int OnOpen(sqlite3* db, const char** /*error*/, const sqlite3_api_routines* /*api*/) {
+    {
+      std::lock_guard<std::mutex> lock(Mu());
+      Live().insert(db);
+      if (Limit() != kNoLimit) Set(db, Limit());
+    }
+    // Its destructor runs when the connection closes (or at once if it cannot be made).
     sqlite3_create_function_v2(db, "evt_test_disk_limit", 0, SQLITE_UTF8, db, &Noop, nullptr,
                                nullptr, &Forget);
-    std::lock_guard<std::mutex> lock(Mu());
-    Live().insert(db);
-    if (Limit() != kNoLimit) Set(db, Limit());
     return SQLITE_OK;
   }
 };
