@@ -83,7 +83,7 @@ TEST_CASE("inspector: depth, pending, delayed, group lag, live consumers and the
   }
 }
 
-TEST_CASE("inspector: metrics of several workers merge; percentiles within 10% of exact",
+TEST_CASE("inspector: metrics of several workers merge, percentiles within 10% of exact",
           "[inspector][contract]") {
   FOR_EACH_STORE(impl) {
     std::unique_ptr<StoreHarness> h = impl.make();

@@ -250,7 +250,7 @@ TEST_CASE("sqlite full disk: done commits that find the disk full are made once,
         kEvents);
 }
 
-TEST_CASE("sqlite full disk: a replay's move keeps the dead letter; a purge is all or nothing",
+TEST_CASE("sqlite full disk: a replay's move keeps the dead letter, and a purge is all or nothing",
           "[sqlite][full][admin]") {
   SqliteQueueFixture f;
   SqliteDiskLimit disk;
