@@ -1,5 +1,5 @@
 // The Redis implementation of the queue contract: one private, real redis-server for the
-// whole run (tests/support/redis_server.h), and a fresh namespace per harness, so every
+// whole run (contract_redis_server.h), and a fresh namespace per harness, so every
 // case section starts from an empty queue.
 #include <chrono>
 #include <memory>
@@ -7,27 +7,20 @@
 #include <string>
 #include <thread>
 
+#include "contract_redis_server.h"
 #include "evt/broker.h"
 #include "evt/broker_factory.h"
 #include "queue_impls.h"
 #include "redis/queue_keys.h"
 #include "redis/redis_client.h"
-#include "redis_server.h"
 
 namespace evt::contract {
 namespace {
 
-// Started by the first harness, on the test's own thread (RedisServer requires it), and
-// stopped at exit.
-testing::RedisServer& SharedServer() {
-  static testing::RedisServer server;
-  return server;
-}
-
 class RedisHarness : public QueueHarness {
  public:
   RedisHarness() : ns_("contract" + std::to_string(++count_)), keys_(ns_, "q") {
-    Result<BrokerConfig> b = ParseBrokerUrl(SharedServer().url());
+    Result<BrokerConfig> b = ParseBrokerUrl(SharedRedisServer().url());
     if (!b.ok()) throw std::runtime_error("redis harness: " + b.status().message());
     broker_ = *b;
     RedisClientOptions o;

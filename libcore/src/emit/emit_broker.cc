@@ -122,7 +122,7 @@ class Delivery {
     }
     if (s.kind() == Status::Kind::kUnavailable && spool_ == nullptr) {
       tail += spool_problem_.ok()
-                  ? " (--spool DIR keeps events while redis is down)"
+                  ? " (--spool DIR keeps events while the broker cannot take them)"
                   : " (and the spool cannot be used: " + spool_problem_.message() + ")";
     }
     return Status(s.kind(), s.message() + tail);
@@ -311,7 +311,7 @@ Status OpenRoute(const BrokerConfig& broker, const std::string& ns, const std::s
     std::string hint;
     if (s.kind() == Status::Kind::kUnavailable) {
       hint = spool_problem.ok() ? "; nothing was published (--spool DIR keeps events while "
-                                  "redis is down)"
+                                  "the broker cannot take them)"
                                 : "; nothing was published, and the spool cannot be used: " +
                                       spool_problem.message();
     }

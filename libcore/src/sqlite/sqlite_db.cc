@@ -36,14 +36,27 @@ std::string Hint(int rc) {
     case SQLITE_NOTADB:
       return "; it is not an evt database or it is damaged (sqlite3 FILE 'PRAGMA "
              "integrity_check')";
-    case SQLITE_FULL:
-      return "; the disk is full";
     default:
       return "";
   }
 }
 
 }  // namespace
+
+std::string DescribeSqliteError(int rc, const std::string& message, int system_errno) {
+  const int primary = rc & 0xff;
+  const std::string text = message.empty() ? sqlite3_errstr(rc) : message;
+  // A write that found no room: SQLITE_FULL, or an I/O error from a full file system, a
+  // quota or a file size limit (RLIMIT_FSIZE), which SQLite reports as SQLITE_IOERR.
+  const bool no_room = system_errno == ENOSPC || system_errno == EDQUOT || system_errno == EFBIG;
+  if (primary == SQLITE_FULL || (primary == SQLITE_IOERR && no_room)) {
+    return "the disk is full (" + (system_errno != 0 ? std::strerror(system_errno) : text) + ")";
+  }
+  if (primary == SQLITE_IOERR && system_errno != 0) {
+    return text + " (" + std::strerror(system_errno) + ")";
+  }
+  return text;
+}
 
 Status ClassifySqlite(int rc, const std::string& message) {
   switch (rc & 0xff) {
@@ -114,12 +127,15 @@ Query& Query::BindNull() {
 
 Result<bool> Query::Step() {
   if (!prepared_.ok()) return prepared_;
+  // SQLite keeps the errno of a failed write only for some calls: take it here as well.
+  errno = 0;
   const int rc = sqlite3_step(stmt_);
+  const int system_errno = errno;
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   std::string sql = sqlite3_sql(stmt_);
   if (sql.size() > 48) sql = sql.substr(0, 48) + "...";
-  return db_->Check(rc, sql);
+  return db_->Check(rc, sql, system_errno);
 }
 
 Status Query::Run() {
@@ -156,10 +172,13 @@ void SqliteDb::Close() {
   broken_ = false;
 }
 
-Status SqliteDb::Check(int rc, const std::string& what) {
-  const char* said = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
-  Status s = ClassifySqlite(rc, options_.what + ": " + what + ": " + said);
+Status SqliteDb::Check(int rc, const std::string& what, int system_errno) {
   const int primary = rc & 0xff;
+  int err = db_ != nullptr ? sqlite3_system_errno(db_) : 0;
+  if (err == 0) err = system_errno;
+  Status s = ClassifySqlite(
+      rc, options_.what + ": " + what + ": " +
+              DescribeSqliteError(rc, db_ != nullptr ? sqlite3_errmsg(db_) : "", err));
   // A busy or locked file needs only a later try; after any other refusal the connection
   // is opened again, so a file that was replaced or repaired is seen afresh.
   if (!s.ok() && primary != SQLITE_BUSY && primary != SQLITE_LOCKED) broken_ = true;
@@ -249,9 +268,11 @@ Query SqliteDb::Prepare(const char* sql) {
 
 Status SqliteDb::Exec(const std::string& sql) {
   char* err = nullptr;
+  errno = 0;
   const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  const int system_errno = errno;
   sqlite3_free(err);
-  return Check(rc, sql.size() > 48 ? sql.substr(0, 48) + "..." : sql);
+  return Check(rc, sql.size() > 48 ? sql.substr(0, 48) + "..." : sql, system_errno);
 }
 
 Status SqliteDb::End(const Status& body) {

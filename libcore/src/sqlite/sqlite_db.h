@@ -4,7 +4,9 @@
 // code is turned into a Status right after the call (ClassifySqlite), with a one-line
 // message that names the file:
 //   Unavailable  the file is busy or locked by another writer past busy_timeout, the disk
-//                is full, or an I/O error: wait with backoff (Retrying) and try again
+//                is full (SQLITE_FULL, or SQLITE_IOERR from ENOSPC, EDQUOT, EFBIG), or
+//                another I/O error: wait with backoff (Retrying) and try again; at the
+//                command line, exit 69 as an unreachable Redis (evt(7), SQLITE FILE)
 //   Config       it will not work until someone acts: the file cannot be opened or
 //                written (read-only, permissions), is not a database or is corrupt, or
 //                holds a newer schema than this evt knows
@@ -40,6 +42,11 @@ inline constexpr int kSqliteSchemaVersion = 1;
 
 // The Status of a SQLite result code (see the file comment). OK for SQLITE_OK, ROW, DONE.
 Status ClassifySqlite(int rc, const std::string& message);
+// What a failed call says in its Status: SQLite's `message` (its text for `rc` when
+// empty), with the operating system's word for an I/O error (`system_errno`, 0 if none).
+// A write that found no room, SQLITE_FULL or an I/O error of ENOSPC, EDQUOT or EFBIG (a
+// file size limit), reads "the disk is full (...)" whichever way SQLite reported it.
+std::string DescribeSqliteError(int rc, const std::string& message, int system_errno);
 
 class SqliteDb;
 
@@ -113,9 +120,10 @@ class SqliteDb {
 
   // Rows changed by the last statement.
   std::int64_t Changes() const;
-  // The Status of `rc` from a call on this connection, naming `what` and the file. An
+  // The Status of `rc` from a call on this connection, naming `what` and the file;
+  // `system_errno` is errno right after the call (used when SQLite kept none). An
   // Unavailable or Config error closes the connection: the next call opens it again.
-  Status Check(int rc, const std::string& what);
+  Status Check(int rc, const std::string& what, int system_errno = 0);
   const SqliteOptions& options() const { return options_; }
 
  private:
