@@ -212,6 +212,12 @@ class Queue {
   // the worker journals each outcome (fdatasync) before committing it, and needs a state
   // folder. False for a queue whose Finish* calls cannot fail transiently.
   virtual bool NeedsJournal() const { return true; }
+  // Whether each outcome is journaled before its first commit attempt (true: a store over
+  // the network, whose commit can block for a whole I/O timeout), or only once a commit
+  // attempt has failed (false: a local store, whose commit is as quick and as durable
+  // against a crash of the process as the journal's fdatasync). Either way an outcome
+  // whose commit waits for the store is in the journal, and a stop leaves it there.
+  virtual bool JournalFirst() const { return true; }
   // The defaults that complete an entry without event_id or occurred_at: the same on every
   // delivery of it (ForStreamEntry, event.h), not made up anew by each consumer.
   virtual EventDefaults EntryDefaults(const Delivery& delivery) const {

@@ -84,8 +84,8 @@ class OutcomeJournal {
   // On failure nothing of it stays in the file; IOError naming the file.
   Status Append(JournalRecord* record);
   // Marks the record `seq` committed. Not synced: a retire lost in a crash only replays a
-  // commit the store already holds (a no-op). When nothing in the file is live any more,
-  // the file is emptied. IOError naming the file.
+  // commit the store already holds (a no-op). When nothing in the file is live any more
+  // and it is past 256 KiB, the file is emptied. IOError naming the file.
   Status Retire(std::uint64_t seq);
   // The records not retired yet, oldest first.
   std::vector<JournalRecord> Live() const;

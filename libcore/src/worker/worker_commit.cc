@@ -58,13 +58,19 @@ void WorkerLoop::Ended(const JournalRecord& record) {
   observer_.OnAttemptEnded(record.end, DispositionOf(record.outcome), record.reason);
 }
 
-// The outcome of a handler that ran: journaled (fdatasync) first, then committed. Until the
+// The outcome of a handler that ran: journaled (fdatasync) first, then committed (a queue
+// that is not JournalFirst: journaled only when a first commit attempt fails). Until the
 // commit is made the key is not started again, and once it has found the store
 // unreachable no thread reads new work; the lease is renewed meanwhile (LeaseHold in
 // Process). When the grace of a stop ends first, the outcome stays in the journal for the
 // next start.
 void WorkerLoop::CommitOutcome(QueueSession& session, JournalRecord record) {
   const AttemptEnd& end = record.end;
+  // A local store: one attempt first; only an outcome that has to wait is journaled.
+  if (journal_ != nullptr && !queue_.JournalFirst() && CommitRecord(session, record).ok()) {
+    Ended(record);
+    return;
+  }
   Status journaled = Status::Unavailable("no journal");
   if (journal_ != nullptr) {
     journaled = journal_->Append(&record);
