@@ -79,6 +79,7 @@ struct AttemptEnd {
   Category category = Category::kNone;
   std::string error;            // last error, one line (bounded by the store)
   UnixMillis occurred_at = -1;  // the event's occurred_at; -1 when unknown
+  std::string correlation_id;   // the event's correlation_id, for log lines; empty: none
 };
 
 // What a worker reports in its heartbeat.
