@@ -169,8 +169,9 @@ void MetricsRegistry::RenderDepths(std::string* out) const {
          "Events scheduled for later (retries, deferrals, delayed emits), as last counted.");
   std::map<std::string, std::int64_t> delayed;  // one per queue, whatever the group
   for (const auto& [key, d] : depths_) delayed[key.first] = d.first.delayed;
-  for (const auto& [queue, n] : delayed)
+  for (const auto& [queue, n] : delayed) {
     Sample(out, kDelayed, Label("queue", queue), std::to_string(n));
+  }
   constexpr std::string_view kAt = "evt_queue_depth_timestamp_seconds";
   Family(out, kAt, "gauge", "Unix time of the last count of the queue gauges.");
   for (const auto& [key, d] : depths_) {
