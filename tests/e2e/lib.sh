@@ -4,6 +4,9 @@ set -euo pipefail
 
 : "${EVT_BIN_DIR:?set EVT_BIN_DIR to the folder holding evt-emit and evt-work}"
 export PATH="$EVT_BIN_DIR:$PATH"
+# The tests read evt's log lines as text, as a person at a terminal does: a worker on a
+# durable broker would write JSON to their files by default. test_log_format.sh unsets it.
+export EVT_LOG_FORMAT=text
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HANDLERS="$E2E_DIR/handlers"
 SOURCE_DIR="${EVT_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}"

@@ -95,6 +95,8 @@ echo "$event" | EVT_ENV_FILE="$TMP/work.env" evt-work -- /bin/true > /dev/null 2
 expect_not_contains "a private env file: no warning" "work.env" "$TMP/env2.err"
 
 # --- under the journal: JSON lines with the event's fields; text on a plain pipe or file
+# (the default, so without lib.sh's EVT_LOG_FORMAT=text)
+unset EVT_LOG_FORMAT
 : > "$TMP/journal.err"
 stream=$(stat -c '%d:%i' "$TMP/journal.err")
 echo "$event" | JOURNAL_STREAM="$stream" evt-work -v -- /bin/true > /dev/null 2>> "$TMP/journal.err"

@@ -211,6 +211,24 @@ TEST_CASE("a handler given without -- gets a hint", "[cli]") {
   }
 }
 
+TEST_CASE("a flag before the handler takes no value: the hint still comes", "[cli]") {
+  int rc = 0;
+  {
+    WorkLikeApp w;  // -v is a flag: "sh" is the handler, not -v's value
+    std::string err = ParseErr(w.app, {"-v", "sh", "-c", "exit 0"}, &rc);
+    CHECK(rc == 64);
+    CHECK(err.find("\nevt-test: put the handler after --: evt-test -v -- sh -c 'exit 0'\n") !=
+          std::string::npos);
+  }
+  {
+    WorkLikeApp w;
+    std::string err = ParseErr(w.app, {"--verbose", "--timeout", "5s", "grep", "-c", "x"}, &rc);
+    CHECK(rc == 64);
+    CHECK(err.find("\nevt-test: put the handler after --: evt-test --verbose --timeout 5s -- "
+                   "grep -c x\n") != std::string::npos);
+  }
+}
+
 TEST_CASE("the -v flag logs at info at least; the default level is warn", "[cli]") {
   int rc = 0;
   {

@@ -1,5 +1,7 @@
-// The default log format (json when stderr is systemd's journal) and the correlation
-// fields of a line about an event.
+// The default log format (json when stderr is systemd's journal, and for a service whenever
+// stderr is not a terminal) and the correlation fields of a line about an event.
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "evt/cli.h"
 #include "evt/log.h"
 #include "temp_fd.h"
 
@@ -34,15 +37,101 @@ TEST_CASE("JOURNAL_STREAM counts only when it names the file stderr is open on",
   int saved = dup(STDERR_FILENO);
   REQUIRE(dup2(journal, STDERR_FILENO) == STDERR_FILENO);
   setenv("JOURNAL_STREAM", id.c_str(), 1);
-  const LogFormat under_journal = DefaultLogFormat();
+  const LogFormat under_journal = DefaultLogFormat(LogAudience::kPerson);
   unsetenv("JOURNAL_STREAM");
-  const LogFormat without = DefaultLogFormat();
+  const LogFormat without = DefaultLogFormat(LogAudience::kPerson);
+  const LogFormat service_to_file = DefaultLogFormat(LogAudience::kService);
   dup2(saved, STDERR_FILENO);
   close(saved);
   close(journal);
   close(other);
   CHECK(under_journal == LogFormat::kJson);
   CHECK(without == LogFormat::kText);
+  CHECK(service_to_file == LogFormat::kJson);  // a file is no terminal: a collector reads it
+}
+
+TEST_CASE("the default log format: json for the journal, and for a service off a terminal",
+          "[log]") {
+  // (audience, stderr is a terminal, stderr is the journal) -> format
+  CHECK(DefaultLogFormat(LogAudience::kPerson, true, false) == LogFormat::kText);
+  CHECK(DefaultLogFormat(LogAudience::kPerson, false, false) == LogFormat::kText);  // cron mail
+  CHECK(DefaultLogFormat(LogAudience::kPerson, false, true) == LogFormat::kJson);
+  CHECK(DefaultLogFormat(LogAudience::kPerson, true, true) == LogFormat::kJson);
+  CHECK(DefaultLogFormat(LogAudience::kService, true, false) == LogFormat::kText);  // watched
+  CHECK(DefaultLogFormat(LogAudience::kService, false, false) == LogFormat::kJson);
+  CHECK(DefaultLogFormat(LogAudience::kService, false, true) == LogFormat::kJson);
+  CHECK(DefaultLogFormat(LogAudience::kService, true, true) == LogFormat::kJson);
+}
+
+TEST_CASE("a service whose stderr is a terminal logs text", "[log]") {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(master >= 0);
+  REQUIRE(grantpt(master) == 0);
+  REQUIRE(unlockpt(master) == 0);
+  int terminal = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  REQUIRE(terminal >= 0);
+  int saved = dup(STDERR_FILENO);
+  REQUIRE(dup2(terminal, STDERR_FILENO) == STDERR_FILENO);
+  unsetenv("JOURNAL_STREAM");
+  const LogFormat service = DefaultLogFormat(LogAudience::kService);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(terminal);
+  close(master);
+  CHECK(service == LogFormat::kText);
+}
+
+TEST_CASE("evt-work is a service on a durable broker unless it runs once", "[log]") {
+  Result<BrokerConfig> redis = ParseBrokerUrl("redis://127.0.0.1:6379");
+  Result<BrokerConfig> sqlite = ParseBrokerUrl("sqlite:///tmp/evt.db");
+  Result<BrokerConfig> stdio = ParseBrokerUrl("-");
+  REQUIRE(redis.ok());
+  REQUIRE(sqlite.ok());
+  REQUIRE(stdio.ok());
+  CommonOptions work;
+  work.kind = ToolKind::kWorker;
+  CHECK(LogAudienceOf(work, *redis) == LogAudience::kService);
+  CHECK(LogAudienceOf(work, *sqlite) == LogAudience::kService);
+  CHECK(LogAudienceOf(work, *stdio) == LogAudience::kPerson);  // a cron pipeline
+  work.runs_once = true;                                       // --burst: from cron
+  CHECK(LogAudienceOf(work, *sqlite) == LogAudience::kPerson);
+  CommonOptions command;  // evt-emit, evt-status, evt-dlq, evt-replay
+  CHECK(LogAudienceOf(command, *redis) == LogAudience::kPerson);
+}
+
+// Applies `common` with stderr sent to a file, logs one warning and returns the line.
+std::string FirstLogLine(const CommonOptions& common) {
+  int capture = testing::FdWith("", "stderr");
+  int saved = dup(STDERR_FILENO);
+  dup2(capture, STDERR_FILENO);
+  unsetenv("JOURNAL_STREAM");
+  Status s = ApplyCommonOptions("evt-work", common);
+  Log(LogLevel::kWarn, "store unreachable", {{"consumer", "h:1"}});
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  const std::string out = testing::ReadFd(capture);
+  close(capture);
+  InitLogging({"test", LogFormat::kText, LogLevel::kOff});
+  REQUIRE(s.ok());
+  return out.substr(0, out.find('\n'));
+}
+
+TEST_CASE("evt-work with stderr to a file writes json lines, unless told text", "[log]") {
+  CommonOptions work;
+  work.kind = ToolKind::kWorker;
+  work.broker = "redis://127.0.0.1:6379";
+  const std::string json = FirstLogLine(work);
+  REQUIRE_FALSE(json.empty());
+  CHECK(json.front() == '{');
+  CHECK(Json::parse(json)["consumer"] == "h:1");
+  work.log_format = "text";  // --log-format text or EVT_LOG_FORMAT=text
+  CHECK(FirstLogLine(work) == "evt-work: warn: store unreachable consumer=h:1");
+  work.log_format = "auto";
+  work.runs_once = true;
+  CHECK(FirstLogLine(work) == "evt-work: warn: store unreachable consumer=h:1");
+  CommonOptions emit;  // a command's lines go to cron mail as text
+  emit.broker = "redis://127.0.0.1:6379";
+  CHECK(FirstLogLine(emit) == "evt-work: warn: store unreachable consumer=h:1");
 }
 
 TEST_CASE("a line about an event carries its correlation fields", "[log]") {

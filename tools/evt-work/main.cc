@@ -127,11 +127,13 @@ int main(int argc, char** argv) {
   Flags f;
   CLI::App app("Consume events and run a handler for each: evt-work [OPTIONS] -- COMMAND [ARGS...]",
                tool);
+  f.common.kind = evt::ToolKind::kWorker;
   evt::SetUpApp(app, &f.common);
   AddRunFlags(app, &f);
   AddQueueFlags(app, &f);
   if (int rc = evt::ParseCommandLine(app, argc, argv); rc >= 0) return rc;
 
+  f.common.runs_once = f.w.burst;
   evt::Result<evt::BrokerConfig> broker = evt::StartCommand(tool, f.common);
   if (!broker.ok()) return evt::ReportFatal(tool, broker.status());
   f.w.max_event_bytes = f.common.max_event_bytes;

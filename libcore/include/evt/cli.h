@@ -18,11 +18,19 @@ namespace evt {
 // "evt <version>", the project version of the build (CMakeLists.txt), e.g. "evt 0.1.0".
 std::string VersionString();
 
+// What kind of command a tool is, for the default of --log-format (LogAudienceOf).
+enum class ToolKind {
+  kCommand,  // run by a person, a script or cron: evt-emit, evt-status, evt-dlq, evt-replay
+  kWorker,   // evt-work: a service when it works a durable broker without --burst
+};
+
 // Options that every evt command takes.
 struct CommonOptions {
-  std::string log_format = "auto";  // --log-format, EVT_LOG_FORMAT; auto: DefaultLogFormat()
-  std::string log_level = "warn";   // --log-level, EVT_LOG_LEVEL: silent when all is well
-  bool verbose = false;             // -v, --verbose: log at least at info (every attempt)
+  ToolKind kind = ToolKind::kCommand;  // set by the tool before SetUpApp (its --help says it)
+  bool runs_once = false;              // a worker that exits when done (evt-work --burst)
+  std::string log_format = "auto";     // --log-format, EVT_LOG_FORMAT; auto: DefaultLogFormat()
+  std::string log_level = "warn";      // --log-level, EVT_LOG_LEVEL: silent when all is well
+  bool verbose = false;                // -v, --verbose: log at least at info (every attempt)
   std::string broker =
       SharedDefaults::kBroker;                 // --broker, EVT_BROKER: "-" = NDJSON on stdin/stdout
   std::string queue = SharedDefaults::kQueue;  // --queue, EVT_QUEUE
@@ -57,8 +65,13 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv);
 // (adjacent swaps count one) within about a third of its length.
 std::string NearestOption(const CLI::App& app, const std::string& typed);
 
+// Whose log lines these are: a service for a worker (ToolKind::kWorker) on a durable broker
+// that does not run once; a person otherwise (log.h, DefaultLogFormat).
+LogAudience LogAudienceOf(const CommonOptions& common, const BrokerConfig& broker);
+
 // Validates the common options (log settings, queue, namespace, broker URL) and starts
-// logging for `tool`. Usage error on bad values.
+// logging for `tool`: --log-format, else EVT_LOG_FORMAT, else DefaultLogFormat(
+// LogAudienceOf(...)). Usage error on bad values.
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common);
 
 // The start of every command after parsing: installs the stop signals (signals.h),

@@ -23,10 +23,18 @@ Result<LogFormat> ParseLogFormat(std::string_view text);  // "text" | "json"
 // Whether `journal_stream` (the JOURNAL_STREAM variable systemd sets, "DEV:INODE") names
 // the file `fd` is open on: then stderr goes to the journal. False for null or malformed.
 bool IsJournalStream(const char* journal_stream, int fd);
-// The format when --log-format is not given: json when stderr is systemd's journal
-// (IsJournalStream(getenv("JOURNAL_STREAM"), 2)), text otherwise. Text on a pipe too:
-// scripts and tests read evt's lines as text.
-LogFormat DefaultLogFormat();
+// Who reads a command's log lines when --log-format is not given.
+enum class LogAudience {
+  kPerson,   // a terminal, a script or cron mail (evt-emit, evt-status, evt-dlq, evt-replay,
+             // evt-work on stdio or with --burst): text, unless stderr is the journal
+  kService,  // a long-running service (evt-work on a durable broker): a log collector reads
+             // it whenever stderr is not a terminal (the journal, a file, a container's pipe)
+};
+// The format when --log-format is not given, the rule itself: json when stderr is
+// systemd's journal, or for a service whenever stderr is not a terminal; text otherwise.
+LogFormat DefaultLogFormat(LogAudience audience, bool stderr_is_terminal, bool stderr_is_journal);
+// The same rule for this process: isatty(2) and IsJournalStream(getenv("JOURNAL_STREAM"), 2).
+LogFormat DefaultLogFormat(LogAudience audience);
 Result<LogLevel> ParseLogLevel(std::string_view text);  // debug|info|warn|error|off
 
 struct LogOptions {

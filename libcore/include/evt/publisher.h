@@ -51,10 +51,9 @@ class EventPublisher {
 };
 
 struct PublisherOptions {
-  std::string group = SharedDefaults::kGroup;      // consumer group whose backlog Depth() counts
-  std::size_t batch_events = 256;                  // events per transaction
-  std::size_t batches_per_round = 16;              // transactions sent per round trip
-  Millis status_ttl = std::chrono::hours(24 * 7);  // lifetime of each event's status record
+  std::string group = SharedDefaults::kGroup;  // consumer group whose backlog Depth() counts
+  std::size_t batch_events = 256;              // events per transaction
+  std::size_t batches_per_round = 16;          // transactions sent per round trip
   Millis outage_patience{30000};  // how long a call retries without progress in an outage
   Millis connect_timeout{2000};   // one connection attempt
   std::string client_name;        // shown by CLIENT LIST, e.g. "evt-emit:host:123"

@@ -79,6 +79,17 @@ struct AttemptEnd {
   Category category = Category::kNone;
   std::string error;            // last error, one line (bounded by the store)
   UnixMillis occurred_at = -1;  // the event's occurred_at; -1 when unknown
+  std::string correlation_id;   // the event's correlation_id, for log lines; empty: none
+};
+
+// How much work a queue holds for one consumer group, counted at one moment.
+struct QueueDepth {
+  std::string queue;             // the queue's name
+  std::string group;             // the consumer group counted
+  std::int64_t undelivered = 0;  // entries not yet handed to the group (its backlog); -1 when
+                                 // the store cannot count it now
+  std::int64_t pending = 0;      // handed out and not yet ended, to any consumer of the group
+  std::int64_t delayed = 0;      // scheduled for later: retries, deferrals, delayed emits
 };
 
 // What a worker reports in its heartbeat.
@@ -182,6 +193,10 @@ class QueueSession {
   // nullopt when none is scheduled (evt-work --burst waits for those due within its run).
   // The default (a store that schedules nothing) says none.
   virtual Result<std::optional<UnixMillis>> NextDue() { return std::optional<UnixMillis>(); }
+  // The queue's depth for this worker's group: a few counts, cheap enough to read every
+  // heartbeat (the /metrics gauges). nullopt from a store that keeps no count (the default:
+  // a stream of lines read once).
+  virtual Result<std::optional<QueueDepth>> Depth() { return std::optional<QueueDepth>(); }
   // Records this worker as alive (see WorkerInfo) / removes that record at a clean exit.
   virtual Status Heartbeat(const WorkerInfo& info) = 0;
   virtual Status Leave() = 0;

@@ -66,6 +66,9 @@ class WorkerObserver {
   virtual void OnIdle() {}
   // The loop is alive (housekeeping tick, sd_notify WATCHDOG=1 / STATUS=).
   virtual void OnAlive(const LoopHealth& /*health*/) {}
+  // The queue's depth as the housekeeper counted it (QueueSession::Depth), every heartbeat
+  // interval while the store answers. Never called for a store that keeps no count.
+  virtual void OnQueueDepth(const QueueDepth& /*depth*/) {}
   // The loop is stopping (sd_notify STOPPING=1).
   virtual void OnStopping() {}
   // Why it stops ("SIGTERM", "SIGINT", "an error") and the state at that moment; called
@@ -107,6 +110,9 @@ class ObserverList : public WorkerObserver {
   }
   void OnAlive(const LoopHealth& h) override {
     for (auto* o : list_) o->OnAlive(h);
+  }
+  void OnQueueDepth(const QueueDepth& d) override {
+    for (auto* o : list_) o->OnQueueDepth(d);
   }
   void OnStopping() override {
     for (auto* o : list_) o->OnStopping();

@@ -84,11 +84,12 @@ struct Explained {
   std::size_t at = kNone;
 };
 
-// Whether the argument at `i` is an option of `app` followed by its value as the next
-// argument ("--timeout 5s", "-c 4"; not "--timeout=5s", "-c4" or a flag).
+// Whether the argument `arg` is an option of `app` followed by its value as the next
+// argument ("--timeout 5s", "-c 4"; not "--timeout=5s", "-c4" or a flag). A flag's type
+// size is 1 (it may take "--flag=value") but it expects no item: count the items.
 bool ValueFollows(const CLI::App& app, const std::string& arg) {
   const CLI::Option* o = OptionOf(app, arg);
-  return o != nullptr && o->get_type_size_max() > 0 && arg.find('=') == kNone &&
+  return o != nullptr && o->get_items_expected_max() > 0 && arg.find('=') == kNone &&
          (arg[1] == '-' || arg.size() == 2);
 }
 
@@ -253,8 +254,12 @@ void SetUpApp(CLI::App& app, CommonOptions* common) {
       ->check(CLI::Range(std::size_t{256}, std::size_t{64} * 1024 * 1024))
       ->capture_default_str();
   app.add_option("--log-format", common->log_format,
-                 "Log lines on stderr as text or json (default: json when stderr is the "
-                 "systemd journal, else text)")
+                 common->kind == ToolKind::kWorker
+                     ? "Log lines on stderr as text or json (default: json when stderr is not a "
+                       "terminal and the broker is durable without --burst, or when stderr is "
+                       "the systemd journal; else text)"
+                     : "Log lines on stderr as text or json (default: json when stderr is the "
+                       "systemd journal, else text)")
       ->envname("EVT_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
   app.add_option("--log-level", common->log_level, "debug, info, warn, error or off")
@@ -301,17 +306,24 @@ int ParseCommandLine(CLI::App& app, int argc, char** argv) {
   return -1;
 }
 
+LogAudience LogAudienceOf(const CommonOptions& common, const BrokerConfig& broker) {
+  const bool service = common.kind == ToolKind::kWorker && broker.is_durable() && !common.runs_once;
+  return service ? LogAudience::kService : LogAudience::kPerson;
+}
+
 Status ApplyCommonOptions(const std::string& tool, const CommonOptions& common) {
-  Result<LogFormat> format =
-      common.log_format == "auto" ? DefaultLogFormat() : ParseLogFormat(common.log_format);
-  if (!format.ok()) return format.status();
   Result<LogLevel> level = ParseLogLevel(common.log_level);
   if (!level.ok()) return level.status();
   if (common.verbose && *level > LogLevel::kInfo) *level = LogLevel::kInfo;
+  // A bad broker URL is reported in the format of a person's command: it is a usage error.
+  Result<BrokerConfig> broker = ParseBrokerUrl(common.broker);
+  const LogAudience audience = broker.ok() ? LogAudienceOf(common, *broker) : LogAudience::kPerson;
+  Result<LogFormat> format =
+      common.log_format == "auto" ? DefaultLogFormat(audience) : ParseLogFormat(common.log_format);
+  if (!format.ok()) return format.status();
   InitLogging(LogOptions{tool, *format, *level});
   if (Status s = ValidateQueueName(common.queue); !s.ok()) return s;
   if (Status s = ValidateNamespace(common.ns); !s.ok()) return s;
-  Result<BrokerConfig> broker = ParseBrokerUrl(common.broker);
   if (!broker.ok()) return broker.status();
   return Status::Ok();
 }

@@ -96,9 +96,15 @@ bool IsJournalStream(const char* journal_stream, int fd) {
          static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
-LogFormat DefaultLogFormat() {
-  return IsJournalStream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO) ? LogFormat::kJson
-                                                                       : LogFormat::kText;
+LogFormat DefaultLogFormat(LogAudience audience, bool stderr_is_terminal, bool stderr_is_journal) {
+  if (stderr_is_journal) return LogFormat::kJson;
+  if (audience == LogAudience::kService && !stderr_is_terminal) return LogFormat::kJson;
+  return LogFormat::kText;
+}
+
+LogFormat DefaultLogFormat(LogAudience audience) {
+  return DefaultLogFormat(audience, isatty(STDERR_FILENO) == 1,
+                          IsJournalStream(std::getenv("JOURNAL_STREAM"), STDERR_FILENO));
 }
 
 Result<LogLevel> ParseLogLevel(std::string_view text) {

@@ -140,6 +140,46 @@ void MetricsRegistry::RenderHealth(std::string* out) const {
         FormatDouble(static_cast<double>(h.last_alive_at) / 1000.0));
 }
 
+void MetricsRegistry::OnQueueDepth(const QueueDepth& depth) {
+  const UnixMillis now = clock_->WallNow();
+  std::lock_guard<std::mutex> lock(mu_);
+  depths_[{depth.queue, depth.group}] = {depth, now};
+}
+
+// REQUIRES: mu_ held.
+void MetricsRegistry::RenderDepths(std::string* out) const {
+  if (depths_.empty()) return;
+  constexpr std::string_view kDepth = "evt_queue_depth";
+  Family(out, kDepth, "gauge",
+         "Entries not yet handed to the consumer group, as last counted (every heartbeat).");
+  for (const auto& [key, d] : depths_) {
+    if (d.first.undelivered < 0) continue;  // the store could not count it
+    Sample(out, kDepth, Label("queue", key.first) + "," + Label("group", key.second),
+           std::to_string(d.first.undelivered));
+  }
+  constexpr std::string_view kPending = "evt_queue_pending";
+  Family(out, kPending, "gauge",
+         "Entries handed out and not yet ended (any consumer of the group), as last counted.");
+  for (const auto& [key, d] : depths_) {
+    Sample(out, kPending, Label("queue", key.first) + "," + Label("group", key.second),
+           std::to_string(d.first.pending));
+  }
+  constexpr std::string_view kDelayed = "evt_queue_delayed";
+  Family(out, kDelayed, "gauge",
+         "Events scheduled for later (retries, deferrals, delayed emits), as last counted.");
+  std::map<std::string, std::int64_t> delayed;  // one per queue, whatever the group
+  for (const auto& [key, d] : depths_) delayed[key.first] = d.first.delayed;
+  for (const auto& [queue, n] : delayed) {
+    Sample(out, kDelayed, Label("queue", queue), std::to_string(n));
+  }
+  constexpr std::string_view kAt = "evt_queue_depth_timestamp_seconds";
+  Family(out, kAt, "gauge", "Unix time of the last count of the queue gauges.");
+  for (const auto& [key, d] : depths_) {
+    Sample(out, kAt, Label("queue", key.first) + "," + Label("group", key.second),
+           FormatDouble(static_cast<double>(d.second) / 1000.0));
+  }
+}
+
 std::string MetricsRegistry::Render() const {
   std::string out;
   out.reserve(4096);
@@ -164,6 +204,7 @@ std::string MetricsRegistry::Render() const {
            "Receive waits that ended without a delivery.");
     Sample(&out, "evt_worker_idle_polls_total", "", std::to_string(idle_));
     RenderHistograms(&out);
+    RenderDepths(&out);
   }
   RenderHealth(&out);
   return out;

@@ -10,6 +10,10 @@
 //   evt_worker_in_flight, evt_worker_concurrency, evt_worker_waiting_commits    gauges
 //   evt_worker_store_up, evt_worker_store_reconnects_total
 //   evt_worker_ready, evt_worker_loop_alive, evt_worker_last_alive_timestamp_seconds
+//   evt_queue_depth{queue,group}, evt_queue_pending{queue,group}, evt_queue_delayed{queue},
+//   evt_queue_depth_timestamp_seconds{queue,group}: the queue as the housekeeper last
+//   counted it (OnQueueDepth, every heartbeat); absent until then, and on the stdio
+//   transport, which counts nothing
 //
 // An entry that is not a valid event counts under event_type "-", as in metrics.h.
 #pragma once
@@ -22,6 +26,7 @@
 #include <string_view>
 #include <utility>
 
+#include "evt/clock.h"
 #include "evt/worker_observer.h"
 #include "ops/health.h"
 
@@ -38,12 +43,15 @@ std::string EscapeLabelValue(std::string_view value);
 // Thread-safe. Render may run while the loop's threads report.
 class MetricsRegistry : public WorkerObserver {
  public:
-  // `health` (not owned, outlives this) supplies the loop and store gauges.
-  explicit MetricsRegistry(const HealthTracker* health) : health_(health) {}
+  // `health` (not owned, outlives this) supplies the loop and store gauges; `clock` (not
+  // owned, outlives this) the time a queue depth was counted.
+  explicit MetricsRegistry(const HealthTracker* health, Clock* clock = &RealClock())
+      : health_(health), clock_(clock) {}
 
   void OnAttemptStarted(const AttemptEnd& attempt) override;
   void OnAttemptEnded(const AttemptEnd& end, Disposition what, DeadReason reason) override;
   void OnIdle() override;
+  void OnQueueDepth(const QueueDepth& depth) override;
 
   // The text format: # HELP and # TYPE once per family, then its samples.
   std::string Render() const;
@@ -56,8 +64,10 @@ class MetricsRegistry : public WorkerObserver {
   };
   void RenderHistograms(std::string* out) const;
   void RenderHealth(std::string* out) const;
+  void RenderDepths(std::string* out) const;
 
   const HealthTracker* const health_;
+  Clock* const clock_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> events_;  // (type, outcome)
   std::map<std::string, std::uint64_t> attempts_;                        // type
@@ -66,6 +76,8 @@ class MetricsRegistry : public WorkerObserver {
   std::map<std::string, std::uint64_t> failures_;                        // category
   std::map<std::string, Histogram> durations_;                           // type
   std::uint64_t idle_ = 0;
+  // (queue, group) -> the last count and its wall time.
+  std::map<std::pair<std::string, std::string>, std::pair<QueueDepth, UnixMillis>> depths_;
 };
 
 }  // namespace evt

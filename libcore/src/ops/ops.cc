@@ -24,7 +24,9 @@ namespace {
 class OperationsImpl : public Operations {
  public:
   OperationsImpl(const OpsOptions& options)
-      : options_(options), health_(options.clock, options.tick), metrics_(&health_) {}
+      : options_(options),
+        health_(options.clock, options.tick),
+        metrics_(&health_, options.clock) {}
 
   ~OperationsImpl() override {
     if (!started_) return;  // a failed Start: its error says it all

@@ -4,7 +4,7 @@
 //   queue_redis_receive.cc       handing entries out: Receive, Claim, ReceivePending;
 //   queue_redis_lease.cc         idempotency leases: TakeLease ... StartAttempt, MarkRunning;
 //   queue_redis_finish.cc        the attempt-ending calls (one Lua script each) and Defer;
-//   queue_redis_housekeeping.cc  MoveDue, Heartbeat, Leave, Trim.
+//   queue_redis_housekeeping.cc  MoveDue, NextDue, Depth, Heartbeat, Leave, Trim.
 #pragma once
 
 #include <cstddef>
@@ -97,6 +97,7 @@ class RedisQueueSession : public QueueSession {
   // queue_redis_housekeeping.cc
   Result<int> MoveDue(int max) override;
   Result<std::optional<UnixMillis>> NextDue() override;
+  Result<std::optional<QueueDepth>> Depth() override;
   Status Heartbeat(const WorkerInfo& info) override;
   Status Leave() override;
   Result<std::int64_t> Trim(Millis retention) override;

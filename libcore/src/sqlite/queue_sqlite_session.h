@@ -36,6 +36,7 @@ class SqliteQueueSession : public QueueSession {
   Status Defer(const Delivery& delivery, UnixMillis due) override;
   Result<int> MoveDue(int max) override;
   Result<std::optional<UnixMillis>> NextDue() override;
+  Result<std::optional<QueueDepth>> Depth() override;  // queue_sqlite_depth.cc
   Status Heartbeat(const WorkerInfo& info) override;
   Status Leave() override;
   Result<std::int64_t> Trim(Millis retention) override;

@@ -6,6 +6,10 @@
 namespace evt {
 
 void AddStatusOptions(CLI::App& app, StatusOptions* o, StatusFlags* f) {
+  // Unlike the other commands, evt-status has no default queue: without --queue (or
+  // EVT_QUEUE) it reads every queue in use (FinishStatusOptions).
+  app.get_option("--queue")->default_str("")->description(
+      "Only this queue, 1-64 of [A-Za-z0-9_.-] (default: every queue in use)");
   app.add_option("EVENT_ID", o->event_id, "Show this event's status (exit 1 when unknown)");
   app.add_option("-k,--key", o->key, "Show the status of the event with this idempotency key");
   app.add_option("--wait", o->wait_id, "Block until this event is done (exit 0) or failed (exit 1)")

@@ -65,18 +65,12 @@ void LogObserver::OnDecided(const AttemptEnd& a, const Decision& d) {
       DeadLetter(a, d);
       return;
     case Action::kDuplicate:
-      Log(LogLevel::kInfo, "duplicate: idempotency key already done, not run",
-          {{"event_id", a.event_id},
-           {"idempotency_key", a.idempotency_key},
-           {"event_type", a.event_type},
-           {"consumer", options_.consumer}});
+      LogEvent(LogLevel::kInfo, "duplicate: idempotency key already done, not run",
+               Context(a, a.attempt));
       return;
     case Action::kDefer:
-      Log(LogLevel::kDebug, "idempotency key busy elsewhere; trying later",
-          {{"event_id", a.event_id},
-           {"idempotency_key", a.idempotency_key},
-           {"consumer", options_.consumer},
-           {"delay_ms", d.delay.count()}});
+      LogEvent(LogLevel::kDebug, "idempotency key busy elsewhere; trying later",
+               Context(a, a.attempt), {{"delay_ms", d.delay.count()}});
       return;
     default:
       return;

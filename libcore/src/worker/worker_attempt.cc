@@ -59,6 +59,7 @@ void WorkerLoop::Process(QueueSession& session, const Delivery& entry, std::mt19
   end.event_id = ev.event_id();
   end.event_type = ev.event_type();
   end.idempotency_key = ev.idempotency_key();
+  end.correlation_id = ev.correlation_id();
   end.attempt = static_cast<int>(std::min<std::int64_t>(ev.retry_count() + 1, 1 << 30));
   Result<UnixMillis> occurred = ParseRfc3339(ev.occurred_at());
   end.occurred_at = occurred.ok() ? *occurred : -1;

@@ -60,6 +60,14 @@ Status Housekeeper::Beat(QueueSession& session, const std::function<bool()>& sto
   return session.WithRetry([&] { return session.Heartbeat(info); }, stop);
 }
 
+// One try, no retry: a depth missed in an outage is counted at the next heartbeat.
+Status Housekeeper::CountDepth(QueueSession& session) {
+  Result<std::optional<QueueDepth>> depth = session.Depth();
+  if (!depth.ok()) return depth.status();
+  if (depth->has_value()) observer_.OnQueueDepth(**depth);
+  return Status::Ok();
+}
+
 Status Housekeeper::Trim(QueueSession& session, const std::function<bool()>& stop) {
   std::int64_t trimmed = 0;
   Status s = session.WithRetry(
@@ -83,6 +91,7 @@ void Housekeeper::Run() {
   };
   const UnixMillis started_at = options_.clock->WallNow();
   std::int64_t next_move = 0, next_beat = 0, next_trim = 0, next_renew = 0, next_alive = 0;
+  bool count_depth = false;
   const std::int64_t renew_interval = std::max<std::int64_t>(100, options_.lease_ttl.count() / 3);
   while (!stop()) {
     std::int64_t now = options_.clock->SteadyMillis();
@@ -90,6 +99,7 @@ void Housekeeper::Run() {
     if (now >= next_move) s = MoveDue(*session, stop, now, &next_move);
     if (s.ok() && now >= next_beat) {
       s = Beat(*session, stop, started_at);
+      count_depth = s.ok();
       next_beat = now + options_.heartbeat.count();
     }
     if (s.ok() && now >= next_renew) {
@@ -99,6 +109,11 @@ void Housekeeper::Run() {
     if (s.ok() && now >= next_trim) {
       s = Trim(*session, stop);
       next_trim = now + options_.trim_interval.count();
+    }
+    if (count_depth) {  // last: a count that fails holds up no lease renewal
+      count_depth = false;
+      Status d = CountDepth(*session);
+      if (s.ok()) s = d;
     }
     if (!s.ok() && s.kind() != Status::Kind::kUnavailable) {
       // Housekeeping errors do not stop the handlers; say so and try again later.

@@ -1,6 +1,7 @@
 // PRIVATE: the housekeeping of a queue worker, on its own thread and session: moves due
 // retries into the queue (every move_interval, at once again while a batch was full),
-// heartbeats (every heartbeat, record TTL three intervals), renews the leases the worker
+// heartbeats (every heartbeat, record TTL three intervals; the queue's depth is counted
+// then too), renews the leases the worker
 // holds (every lease_ttl / 3) and trims history (every trim_interval). When the store is down it
 // waits with backoff (QueueSession::WithRetry); other errors are logged and tried again at the next
 // interval. Run() ends after Stop(), removing the heartbeat record.
@@ -57,6 +58,8 @@ class Housekeeper {
                  std::int64_t* next_move);
   Status Beat(QueueSession& session, const std::function<bool()>& stop, UnixMillis started_at);
   Status Trim(QueueSession& session, const std::function<bool()>& stop);
+  // Reports the queue's depth (observer.OnQueueDepth), with each heartbeat.
+  Status CountDepth(QueueSession& session);
 
   Queue& queue_;
   const WorkerOptions& options_;
