@@ -129,7 +129,7 @@ _evt_work() {
       -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
-        --claim-after | --idempotency-ttl | --retention | --heartbeat | --burst-max-wait) ;;
+        --claim-after | --idempotency-ttl | --retention | --heartbeat | --burst-max-wait | --burst-store-wait) ;;
       *)
         if ! _evt_common "$prev" && [[ $cur == -* ]]; then
           COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
@@ -137,7 +137,7 @@ _evt_work() {
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat
-            --burst --burst-max-wait --state-dir --http --header --header-file --hmac-secret-file --pipe
+            --burst --burst-max-wait --burst-store-wait --state-dir --http --header --header-file --hmac-secret-file --pipe
             --listen --metrics-file --metrics-interval
             --' -- "$cur"))
         fi ;;

@@ -84,6 +84,7 @@ complete -c evt-work -n 'not __evt_work_dashdash' -l consumer -x -d 'Consumer na
 complete -c evt-work -n 'not __evt_work_dashdash' -l seed -x -d 'Seed of the retry jitter (0 = random)'
 complete -c evt-work -n 'not __evt_work_dashdash' -l burst -d 'Process everything due, then exit (for cron)'
 complete -c evt-work -n 'not __evt_work_dashdash' -l burst-max-wait -x -d 'With --burst: also wait for retries due this long after the start'
+complete -c evt-work -n 'not __evt_work_dashdash' -l burst-store-wait -x -d 'With --burst: exit 69 when the broker stays unreachable this long'
 complete -c evt-work -n 'not __evt_work_dashdash' -l group -x -d 'Redis consumer group'
 complete -c evt-work -n 'not __evt_work_dashdash' -l claim-after -x -d 'Claim entries of dead consumers idle this long'
 complete -c evt-work -n 'not __evt_work_dashdash' -l idempotency-ttl -x -d 'How long a done record keeps a key from running again'

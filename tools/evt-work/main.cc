@@ -94,6 +94,10 @@ void AddQueueFlags(CLI::App& app, Flags* f) {
   evt::AddDurationOption(app, "--burst-max-wait", &f->w.burst_max_wait,
                          "With --burst: also wait for retries due this long after the start",
                          "EVT_BURST_MAX_WAIT");
+  evt::AddDurationOption(app, "--burst-store-wait", &f->w.burst_store_wait,
+                         "With --burst: end the run (exit 69) when the broker stays unreachable "
+                         "this long",
+                         "EVT_BURST_STORE_WAIT");
   app.add_option("--seed", f->w.seed,
                  "Seed of the retry jitter (0 = random), for reproducible runs")
       ->envname("EVT_SEED");

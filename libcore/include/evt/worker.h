@@ -43,6 +43,8 @@ struct WorkerOptions {
   bool burst = false;                        // --burst: end the run once everything due is done
   Millis burst_max_wait{0};  // --burst-max-wait: also wait for events scheduled (retries)
                              // due up to this long after the start of the run
+  Millis burst_store_wait{30000};  // --burst-store-wait: a burst whose store stays
+                                   // unreachable this long ends (Unavailable, exit 69)
   std::string state_dir;     // --state-dir: the outcome journal's folder (created 0700), for a
                              // queue that needs one (Queue::NeedsJournal); empty = /var/lib/evt
                              // for root, else $XDG_STATE_HOME/evt or $HOME/.local/state/evt

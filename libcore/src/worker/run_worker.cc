@@ -5,6 +5,7 @@
 #include <csignal>
 #include <thread>
 
+#include "evt/duration.h"
 #include "evt/signals.h"
 #include "worker/worker_loop.h"
 
@@ -72,9 +73,36 @@ Status WorkerLoop::OpenJournal() {
 // starts, so that it is said once, by the caller, not once per thread.
 Status WorkerLoop::CheckStore() {
   std::unique_ptr<QueueSession> first = queue_.OpenSession();
-  Status s = first->WithRetry([&] { return first->EnsureGroup(); }, [] { return StopRequested(); });
+  Status s = first->WithRetry([&] { return first->EnsureGroup(); },
+                              [this] {
+                                StoreDown();
+                                return StopRequested() || burst_outage_.load();
+                              });
+  if (!s.ok() && burst_outage_.load()) return BurstOutage(s.message());
   if (!s.ok() && s.kind() != Status::Kind::kUnavailable) return s;
   return Status::Ok();
+}
+
+// The tries of one outage come every 50 ms, or every busy_timeout (up to 5 s) for a file
+// locked by another process: a gap of 10 s without one ends the outage.
+void WorkerLoop::StoreDown() {
+  if (!options_.burst) return;
+  const std::int64_t now = options_.clock->SteadyMillis();
+  if (now - store_down_last_ms_.exchange(now) > 10000) store_down_since_ms_.store(now);
+  if (now - store_down_since_ms_.load() >= options_.burst_store_wait.count()) {
+    burst_outage_ = true;
+  }
+}
+
+Status WorkerLoop::BurstOutage(const std::string& error) const {
+  std::string left;
+  if (const std::uint64_t n = stats_.left_in_journal; n > 0) {
+    left = "; " + std::to_string(n) + " outcome(s) left in the journal for the next run";
+  }
+  return Status::Unavailable("the store was unreachable for longer than --burst-store-wait (" +
+                             FormatDuration(options_.burst_store_wait) +
+                             "): the burst ended early" + left +
+                             (error.empty() ? "" : ": " + error));
 }
 
 void WorkerLoop::BeginStop(const char* why) {
@@ -96,9 +124,11 @@ void WorkerLoop::WatchUntilDone() {
       fatal = !fatal_.ok();
     }
     if (!Stopping() && threads_left_ == 0 && drained_ && !fatal) break;
-    if (!Stopping() && (StopRequested() || fatal || threads_left_ == 0)) {
+    if (!Stopping() && (StopRequested() || fatal || threads_left_ == 0 || burst_outage_)) {
       deadline = options_.clock->SteadyNow() + options_.shutdown_grace;
-      BeginStop(StopRequested() ? (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM") : "an error");
+      BeginStop(StopRequested() ? (StopSignal() == SIGINT ? "SIGINT" : "SIGTERM")
+                : burst_outage_ ? "the store unreachable past --burst-store-wait"
+                                : "an error");
     }
     if (Stopping() && threads_left_ == 0) break;
     if (Stopping() && !grace_over_ && options_.clock->SteadyNow() >= deadline) {
@@ -129,6 +159,7 @@ Status WorkerLoop::EndRun(WorkerStats* stats) {
   observer_.OnFinished(*stats);
   std::lock_guard<std::mutex> lock(mu_);
   // Output that failed says the results themselves may be incomplete: it goes first.
+  if (ended.ok() && fatal_.ok() && burst_outage_) return BurstOutage("");
   if (ended.kind() == Status::Kind::kIOError || fatal_.ok()) return ended;
   return fatal_;
 }

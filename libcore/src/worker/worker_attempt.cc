@@ -94,7 +94,7 @@ bool WorkerLoop::StartLease(QueueSession& session, AttemptEnd& end, Lease* lease
         if (r.ok()) *lease = *r;
         return r.ok() ? Status::Ok() : r.status();
       },
-      [this] { return Stopping(); });
+      [this] { return GiveUpRead(); });
   if (!s.ok()) {
     // Nothing ran: the entry stays pending for a later claim.
     ++stats_.abandoned;

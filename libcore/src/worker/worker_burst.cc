@@ -18,7 +18,7 @@ Status WorkerLoop::BeginBurstLook(QueueSession& session, bool idle, BurstLook* l
         if (due.ok()) look->next_due = *due;
         return due.ok() ? Status::Ok() : due.status();
       },
-      [this] { return Stopping(); });
+      [this] { return GiveUpRead(); });
   if (!s.ok()) return s;
   next_claim_ms_.store(0);  // a claim look is due: abandoned entries are due work too
   look->taken = true;

@@ -27,7 +27,10 @@ Disposition DispositionOf(JournalOutcome o) {
 void WorkerLoop::Commit(QueueSession& session, const AttemptEnd& end, Disposition what,
                         DeadReason reason, const std::function<Status()>& op) {
   // The outcome is known: keep trying to record it until the shutdown grace is over.
-  Status s = session.WithRetry(op, [this] { return grace_over_.load(); });
+  Status s = session.WithRetry(op, [this] {
+    StoreDown();
+    return grace_over_.load();
+  });
   if (s.ok()) {
     observer_.OnAttemptEnded(end, what, reason);
     return;
@@ -95,7 +98,10 @@ void WorkerLoop::CommitOutcome(QueueSession& session, JournalRecord record) {
           }
           return r;
         },
-        [this] { return grace_over_.load(); });
+        [this] {
+          StoreDown();
+          return grace_over_.load();
+        });
   };
   Status s = attempt();
   if (!s.ok() && s.kind() != Status::Kind::kUnavailable && journaled.ok()) {

@@ -59,9 +59,19 @@ class WorkerLoop {
   void WatchUntilDone();
   void BeginStop(const char* why);
   Status EndRun(WorkerStats* stats);
+  Status BurstOutage(const std::string& error) const;  // Unavailable: the burst ended early
   void Fatal(const Status& s);
   LoopHealth Health() const;
   bool Stopping() const { return stopping_.load(); }
+  // The give_up of a store call (QueueSession::WithRetry) that reads: true once a stop
+  // began. A commit's give_up is StoreDown() followed by grace_over_.
+  bool GiveUpRead() {
+    StoreDown();
+    return Stopping();
+  }
+  // Called between the tries of a store call that found the store unreachable. In a burst
+  // run it times the outage: past --burst-store-wait, burst_outage_ ends the run.
+  void StoreDown();
 
   // worker_thread.cc
   void HandlerThread(int index);
@@ -139,6 +149,11 @@ class WorkerLoop {
   std::atomic<int> threads_left_{0};
   std::atomic<std::int64_t> next_claim_ms_{0};
   std::atomic<std::int64_t> group_logged_ms_{-(1LL << 40)};  // when a lost group was logged
+  // --burst: when the store was last found unreachable, since when it is, and whether that
+  // lasted past --burst-store-wait (the run then ends, exit 69).
+  std::atomic<std::int64_t> store_down_last_ms_{-(1LL << 40)};
+  std::atomic<std::int64_t> store_down_since_ms_{0};
+  std::atomic<bool> burst_outage_{false};
   mutable std::mutex mu_;
   Status fatal_;
   // Wakes the watcher (WatchUntilDone) when the last thread ends or a fatal error comes.

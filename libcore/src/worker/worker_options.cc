@@ -26,6 +26,9 @@ Status ValidateDlqPath(const BrokerConfig& broker, const std::string& dlq_path) 
 
 Status ValidateBurst(const BrokerConfig& broker, const WorkerOptions& o) {
   if (o.burst_max_wait.count() < 0) return Status::Usage("--burst-max-wait: must not be negative");
+  if (o.burst_store_wait.count() < 0) {
+    return Status::Usage("--burst-store-wait: must not be negative");
+  }
   if (!o.burst && o.burst_max_wait.count() > 0) {
     return Status::Usage("--burst-max-wait: only with --burst");
   }

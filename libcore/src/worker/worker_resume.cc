@@ -33,7 +33,10 @@ void WorkerLoop::ReplayJournal(QueueSession& session, OutcomeJournal& journal) {
   std::uint64_t committed = 0;
   for (const JournalRecord& r : records) {
     Status s = session.WithRetry([&] { return CommitRecord(session, r); },
-                                 [this] { return grace_over_.load(); });
+                                 [this] {
+                                   StoreDown();
+                                   return grace_over_.load();
+                                 });
     CommitStalled(-1);
     KeyWaiting(r.end.idempotency_key, -1);
     leases_.Remove(r.end.idempotency_key, r.end.lease_owner);
@@ -74,7 +77,7 @@ Status WorkerLoop::ScanOwnPending(QueueSession& session, std::vector<Delivery>* 
           if (r.ok()) next = *r;
           return r.ok() ? Status::Ok() : r.status();
         },
-        [this] { return Stopping(); });
+        [this] { return GiveUpRead(); });
     if (!s.ok()) return s;
     for (Delivery& d : page) found->push_back(std::move(d));
     if (next.empty()) return Status::Ok();

@@ -38,7 +38,7 @@ bool WorkerLoop::WaitRecovered(int index, QueueSession& session) {
 
 // Claims one entry abandoned elsewhere when a look is due, else receives one new entry.
 Status WorkerLoop::ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed) {
-  auto stopping = [this] { return Stopping(); };
+  auto stopping = [this] { return GiveUpRead(); };
   // A burst run ends soon after its last entry: its reads wait less.
   const Millis block =
       options_.burst ? std::min(options_.receive_block, Millis(100)) : options_.receive_block;
@@ -110,7 +110,8 @@ void WorkerLoop::HandlerThread(int index) {
   while (!Stopping() && !fatal_seen_) {
     Status s;
     if (need_group) {
-      s = session->WithRetry([&] { return session->EnsureGroup(); }, [this] { return Stopping(); });
+      s = session->WithRetry([&] { return session->EnsureGroup(); },
+                             [this] { return GiveUpRead(); });
       if (!s.ok()) {
         if (s.kind() != Status::Kind::kUnavailable) Fatal(s);
         break;
