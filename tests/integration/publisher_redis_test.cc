@@ -193,7 +193,7 @@ TEST_CASE("publisher: every key written for one queue maps to one cluster slot",
   CHECK(*slots.begin() == peek.Int({"CLUSTER", "KEYSLOT", "slotted"}));
 }
 
-TEST_CASE("publisher: passwords and ACL users authenticate; a wrong one is a Config error",
+TEST_CASE("publisher: passwords and ACL users authenticate, a wrong one is a Config error",
           "[publisher]") {
   RedisServer server;  // (its readiness check cannot authenticate: set the password after)
   REQUIRE(server.Cli("CONFIG SET requirepass s3cretpw") == "OK");

@@ -171,7 +171,7 @@ TEST_CASE("trimming never removes a pending or undelivered entry, and removes ol
   CHECK(f.Int({"XLEN", "evt:{q1}:stream"}) == 2);
 }
 
-TEST_CASE("heartbeats: the workers set and a worker hash with a TTL; Leave removes them",
+TEST_CASE("heartbeats: the workers set and a worker hash with a TTL, Leave removes them",
           "[queue]") {
   QueueFixture f;
   auto s = f.Session("c1");

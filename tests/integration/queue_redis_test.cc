@@ -99,7 +99,7 @@ TEST_CASE("idempotency lease: done, busy, re-take by its owner, expiry", "[queue
   CHECK(s->TakeLease("d", "c1 1-0", Millis(1000))->state == LeaseState::kAlreadyDone);
 }
 
-TEST_CASE("FinishDone acks, records done, the done key and metrics; a repeat changes nothing",
+TEST_CASE("FinishDone acks, records done, the done key and metrics, a repeat changes nothing",
           "[queue]") {
   QueueFixture f;
   f.Add(EventJson("e1", "k1"));

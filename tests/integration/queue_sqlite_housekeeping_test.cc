@@ -166,7 +166,7 @@ TEST_CASE(
   CHECK(*s->Trim(Millis(60000)) == 0);
 }
 
-TEST_CASE("sqlite: heartbeats record the worker with an expiry; Leave removes it", "[sqlite]") {
+TEST_CASE("sqlite: heartbeats record the worker with an expiry, Leave removes it", "[sqlite]") {
   SqliteQueueFixture f;
   auto s = f.Session("c1");
   WorkerInfo info;

@@ -146,7 +146,7 @@ TEST_CASE("sqlite: a file evt cannot write is a Config error naming the file", "
   }
 }
 
-TEST_CASE("sqlite: a lock held past busy_timeout is Unavailable; WithRetry waits it out",
+TEST_CASE("sqlite: a lock held past busy_timeout is Unavailable, WithRetry waits it out",
           "[sqlite]") {
   SqliteQueueFixture f;
   QueueOptions o = f.Options("c1");

@@ -229,7 +229,7 @@ TEST_CASE("a flag before the handler takes no value: the hint still comes", "[cl
   }
 }
 
-TEST_CASE("the -v flag logs at info at least; the default level is warn", "[cli]") {
+TEST_CASE("the -v flag logs at info at least, the default level is warn", "[cli]") {
   int rc = 0;
   {
     WorkLikeApp w;

@@ -713,7 +713,7 @@ TEST_CASE("CloudEvents retrycount may be a string of digits", "[event][cloudeven
         "retrycount: must be an integer >= 0 or a string of digits (got true)");
 }
 
-TEST_CASE("CloudEvents time is defaulted like evt's occurred_at; id, source, type are not",
+TEST_CASE("CloudEvents time is defaulted like evt's occurred_at, id, source, type are not",
           "[event][cloudevents]") {
   const Event e = Parse(R"({"specversion":"1.0","id":"1","source":"/s","type":"a"})");
   CHECK(e.event_id() == "1");

@@ -188,7 +188,7 @@ HandlerResult Run(Handler& h, const Event& e, std::vector<std::string>* stderr_l
   return h.Run(ctx);
 }
 
-TEST_CASE("Pipe handler: ok, retry and fail replies; one warm process for all", "[handler_pipe]") {
+TEST_CASE("Pipe handler: ok, retry and fail replies, one warm process for all", "[handler_pipe]") {
   TempDir dir;
   auto h = MakePython(dir);
   HandlerResult ok = Run(*h, ModeEvent("ok"));
@@ -270,7 +270,7 @@ TEST_CASE("Pipe handler: no reply within the timeout kills the co-process", "[ha
   CHECK(dir.Pids("pid").size() == 2);
 }
 
-TEST_CASE("Pipe handler: garbage and bad replies are crashes; the co-process is replaced",
+TEST_CASE("Pipe handler: garbage and bad replies are crashes, the co-process is replaced",
           "[handler_pipe]") {
   TempDir dir;
   auto h = MakePython(dir);

@@ -98,7 +98,7 @@ TEST_CASE("outcome journal: an appended outcome is in the file before Append ret
   CHECK(j->path().substr(j->path().size() - 8) == ".journal");
 }
 
-TEST_CASE("outcome journal: retiring everything empties a large file; a clean close removes it") {
+TEST_CASE("outcome journal: retiring everything empties a large file, a clean close removes it") {
   TempDir dir;
   auto j = Create(dir.path);
   JournalRecord a = Done("1-0"), b = Done("2-0");
@@ -242,7 +242,7 @@ TEST_CASE("outcome journal: a torn last line and a damaged line are ignored") {
   CHECK(again[0]->Live()[0].end.delivery_id == "2-0");
 }
 
-TEST_CASE("outcome journal: the file of a live journal is not adopted; once it is gone, it is") {
+TEST_CASE("outcome journal: the file of a live journal is not adopted, once it is gone, it is") {
   TempDir dir;
   auto live = Create(dir.path);
   JournalRecord a = Done("1-0");
@@ -286,7 +286,7 @@ TEST_CASE("outcome journal: the journal of a dead process is adopted, a living o
   CHECK(adopted[0]->Live()[0].end.delivery_id == "9-0");
 }
 
-TEST_CASE("outcome journal: another scope's journals are left alone; empty orphans removed") {
+TEST_CASE("outcome journal: another scope's journals are left alone, empty orphans removed") {
   TempDir dir;
   const std::string other = "redis tcp 127.0.0.1:6380 db 0 ns evt queue q group workers";
   auto j = Create(dir.path, other);

@@ -18,7 +18,7 @@ mode_t Mode(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("private folders are created 0700 with their parents; existing ones are kept",
+TEST_CASE("private folders are created 0700 with their parents, existing ones are kept",
           "[private_dir]") {
   char tmpl[] = "/tmp/evt_private_dir_XXXXXX";
   REQUIRE(::mkdtemp(tmpl) != nullptr);

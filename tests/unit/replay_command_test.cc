@@ -25,7 +25,7 @@ evt::Status Check(const std::string& broker, const std::string& to,
 
 }  // namespace
 
-TEST_CASE("--to: - and nothing are no broker; a URL is a durable broker", "[replay][cli]") {
+TEST_CASE("replay --to: - and nothing are no broker, a URL is a durable broker", "[replay][cli]") {
   CHECK_FALSE(evt::ResolveReplayTarget("", "")->is_durable());
   CHECK_FALSE(evt::ResolveReplayTarget("-", "")->is_durable());
   evt::Result<evt::BrokerConfig> r = evt::ResolveReplayTarget("redis://10.0.0.5:6380/2", "");
@@ -37,7 +37,7 @@ TEST_CASE("--to: - and nothing are no broker; a URL is a durable broker", "[repl
         evt::BrokerConfig::Kind::kSqlite);
 }
 
-TEST_CASE("--to: a bad URL is a one-line usage error naming --to, never the password",
+TEST_CASE("replay --to: a bad URL is a one-line usage error naming --to, never the password",
           "[replay][cli]") {
   evt::Status s = evt::ResolveReplayTarget("redis://u:hunter2@host:notaport", "").status();
   CHECK(s.kind() == evt::Status::Kind::kUsage);
@@ -49,7 +49,8 @@ TEST_CASE("--to: a bad URL is a one-line usage error naming --to, never the pass
   CHECK_THAT(s.message(), Catch::StartsWith("--to http://example.com: expected"));
 }
 
-TEST_CASE("--to: a Redis URL without a password takes --redis-password-file's", "[replay][cli]") {
+TEST_CASE("replay --to: a Redis URL without a password takes --redis-password-file's",
+          "[replay][cli]") {
   evt::testing::TempDir dir;
   std::ofstream(dir / "pw") << "s3cret\n";
   evt::Result<evt::BrokerConfig> r = evt::ResolveReplayTarget("redis://h", dir / "pw");
@@ -65,7 +66,7 @@ TEST_CASE("--to: a Redis URL without a password takes --redis-password-file's", 
   CHECK(evt::ResolveReplayTarget("sqlite:///x/evt.db", dir / "missing").ok());
 }
 
-TEST_CASE("--to: another store is another kind, server, database or file", "[replay][cli]") {
+TEST_CASE("replay --to: another store is another kind, server, database or file", "[replay][cli]") {
   CHECK_FALSE(evt::IsOtherStore(Url("redis://h:6379/0"), Url("redis://u:pw@h")));
   CHECK(evt::IsOtherStore(Url("redis://h"), Url("redis://h:6380")));
   CHECK(evt::IsOtherStore(Url("redis://h"), Url("redis://h/1")));
@@ -82,7 +83,7 @@ TEST_CASE("--to: another store is another kind, server, database or file", "[rep
       evt::IsOtherStore(Url("sqlite://" + (dir / "evt.db")), Url("sqlite://" + (dir / "link.db"))));
 }
 
-TEST_CASE("replay combinations: --to URL goes with --to-queue; --to - does not", "[replay][cli]") {
+TEST_CASE("replay combinations: --to URL goes with --to-queue, --to - does not", "[replay][cli]") {
   const auto to_queue = [](evt::ReplayCommand& c) { c.options.to_queue = "other"; };
   CHECK(Check("sqlite:///a/evt.db", "redis://h", to_queue).ok());
   CHECK(Check("sqlite:///a/evt.db", "redis://h").ok());
@@ -99,7 +100,7 @@ TEST_CASE("replay combinations: --to URL goes with --to-queue; --to - does not",
   CHECK(Check("sqlite:///a/evt.db", "redis://h", stream_keep).kind() == evt::Status::Kind::kUsage);
 }
 
-TEST_CASE("replay combinations: a queue source needs --broker; a file needs a target",
+TEST_CASE("replay combinations: a queue source needs --broker, a file needs a target",
           "[replay][cli]") {
   // --to names only the target: the dead letters still come from --broker.
   CHECK(Check("-", "redis://h").kind() == evt::Status::Kind::kUsage);

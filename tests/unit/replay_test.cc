@@ -32,7 +32,7 @@ evt::Json Parsed(const std::string& text) { return *evt::ParseJson(text); }
 
 }  // namespace
 
-TEST_CASE("dead letters go back to their queue with retries reset; done keys are skipped",
+TEST_CASE("dead letters go back to their queue with retries reset, done keys are skipped",
           "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;
@@ -103,7 +103,7 @@ TEST_CASE("replay: --dry-run lists the plan, marks done keys and changes nothing
   CHECK(q.audit.empty());
 }
 
-TEST_CASE("replay: --keep copies and leaves the dead letters; --keep-retries keeps the count",
+TEST_CASE("replay: --keep copies and leaves the dead letters, --keep-retries keeps the count",
           "[replay]") {
   evt::testing::FakeClock clock;
   FakeAdmin q;

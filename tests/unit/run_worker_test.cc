@@ -297,7 +297,7 @@ TEST_CASE("RunWorker: a handler that finishes within the shutdown grace is done"
   CHECK(run.stats.interrupted == 1);
 }
 
-TEST_CASE("RunWorker: invalid lines are dead letters named by line; the rest go on",
+TEST_CASE("RunWorker: invalid lines are dead letters named by line, the rest go on",
           "[run_worker]") {
   evt::testing::FakeClock clock;
   evt::testing::FakeHandler h;

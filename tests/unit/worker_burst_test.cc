@@ -71,7 +71,7 @@ TEST_CASE("burst: --burst is refused on the stdio transport, and the wait needs 
   CHECK(evt::ValidateBurst(stdio, o).ok());
 }
 
-TEST_CASE("burst: accepted on a durable broker; a negative wait is refused") {
+TEST_CASE("burst: accepted on a durable broker, a negative wait is refused") {
   evt::Result<evt::BrokerConfig> redis = evt::ParseBrokerUrl("redis://127.0.0.1:6379");
   REQUIRE(redis.ok());
   evt::WorkerOptions o;

@@ -99,7 +99,7 @@ TEST_CASE("rules: a busy key is deferred for the lease's life, within 50 ms .. b
   CHECK(WithLease(evt::LeaseState::kBusy, evt::Millis(90000)).delay == evt::Millis(1000));
 }
 
-TEST_CASE("rules: done is done; an interrupted attempt is abandoned, whatever it says", "[rules]") {
+TEST_CASE("rules: done is done, an interrupted attempt is abandoned, whatever it says", "[rules]") {
   CHECK(After(Result(evt::Outcome::kDone), 1).action == evt::Action::kDone);
   evt::HandlerResult r = Result(evt::Outcome::kTransient, evt::Category::kCrash, "killed");
   r.interrupted = true;

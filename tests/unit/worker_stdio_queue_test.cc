@@ -133,7 +133,7 @@ TEST_CASE(
                              R"("status":"done","attempts":1,"duration_ms":0})");
 }
 
-TEST_CASE("stdio queue: a key in flight is busy; the deferred event waits for its outcome",
+TEST_CASE("stdio queue: a key in flight is busy, the deferred event waits for its outcome",
           "[stdio_queue]") {
   StdioFixture f(Ev("e1", "k") + Ev("e2", "k"));
   std::vector<evt::Delivery> d1 = f.Receive(), d2 = f.Receive();

@@ -180,7 +180,7 @@ TEST_CASE("an event waits for a failing event of the same key, then runs", "[wor
   CHECK(h.runs("k") == 2);
 }
 
-TEST_CASE("invalid lines are dead-lettered with their line number; the rest go on", "[worker]") {
+TEST_CASE("invalid lines are dead-lettered with their line number, the rest go on", "[worker]") {
   evt::testing::FakeHandler h;
   Run run = RunWorker(Ev("e1", "k1", "[]") + "garbage{\n" + R"({"event_type":"Bad Type"})" + "\n" +
                           Ev("e4", "k4", "[]"),
