@@ -34,8 +34,8 @@ class LogObserver : public WorkerObserver {
 
  private:
   EventLogContext Context(const AttemptEnd& a, int attempt) const {
-    return {a.event_id, a.idempotency_key, a.event_type, options_.consumer, attempt,
-            a.correlation_id};
+    return {a.event_id,        a.idempotency_key, a.event_type,
+            options_.consumer, attempt,           a.correlation_id};
   }
   void DeadLetter(const AttemptEnd& attempt, const Decision& decision);
 

@@ -41,13 +41,13 @@ struct WorkerOptions {
   Millis receive_block{500};                 // how long an idle thread waits for a new entry
   Millis busy_retry_max{1000};               // a busy lease is tried again after at most this
   bool burst = false;                        // --burst: end the run once everything due is done
-  Millis burst_max_wait{0};  // --burst-max-wait: also wait for events scheduled (retries)
-                             // due up to this long after the start of the run
+  Millis burst_max_wait{0};        // --burst-max-wait: also wait for events scheduled (retries)
+                                   // due up to this long after the start of the run
   Millis burst_store_wait{30000};  // --burst-store-wait: a burst whose store stays
                                    // unreachable this long ends (Unavailable, exit 69)
-  std::string state_dir;     // --state-dir: the outcome journal's folder (created 0700), for a
-                             // queue that needs one (Queue::NeedsJournal); empty = /var/lib/evt
-                             // for root, else $XDG_STATE_HOME/evt or $HOME/.local/state/evt
+  std::string state_dir;  // --state-dir: the outcome journal's folder (created 0700), for a
+                          // queue that needs one (Queue::NeedsJournal); empty = /var/lib/evt
+                          // for root, else $XDG_STATE_HOME/evt or $HOME/.local/state/evt
 };
 
 // Fills the options that follow from the handler's limits: lease_ttl = timeout +
