@@ -124,7 +124,7 @@ TEST_CASE("sqlite: idempotency lease: done, busy, re-take by its owner, expiry, 
 }
 
 TEST_CASE(
-    "sqlite: FinishDone acks, records done, the done record and metrics; a repeat "
+    "sqlite: FinishDone acks, records done, the done record and metrics, a repeat "
     "changes nothing",
     "[sqlite]") {
   SqliteQueueFixture f;

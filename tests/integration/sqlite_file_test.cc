@@ -171,7 +171,7 @@ TEST_CASE("sqlite: a lock held past busy_timeout is Unavailable, WithRetry waits
 }
 
 TEST_CASE(
-    "sqlite: the publisher writes each batch in one transaction; Depth counts the "
+    "sqlite: the publisher writes each batch in one transaction, Depth counts the "
     "backlog",
     "[sqlite]") {
   SqliteQueueFixture f;

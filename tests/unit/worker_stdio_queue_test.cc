@@ -101,7 +101,7 @@ class StdioFixture {
 }  // namespace
 
 TEST_CASE(
-    "stdio queue: one line per Receive, in order; drained once input ended and all "
+    "stdio queue: one line per Receive, in order, drained once input ended and all "
     "finished",
     "[stdio_queue]") {
   StdioFixture f(Ev("e1", "k1") + Ev("e2", "k2"));
