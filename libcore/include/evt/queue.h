@@ -82,6 +82,21 @@ struct AttemptEnd {
   std::string correlation_id;   // the event's correlation_id, for log lines; empty: none
 };
 
+// One attempt-ending call (QueueSession::FinishAll): which one, and its arguments.
+struct FinishCall {
+  enum class Kind { kDone, kRetry, kDead, kDuplicate, kDefer };
+  Kind kind = Kind::kDone;
+  AttemptEnd end;                              // kDefer: only end.delivery_id is read
+  DeadReason reason = DeadReason::kPermanent;  // kDead
+  std::string raw;     // kRetry: the next event (next_raw); kDead: the event as delivered;
+                       // kDefer: the event to hand out again (Delivery::raw)
+  UnixMillis due = 0;  // kRetry, kDefer
+};
+
+// The single call of `call` on `session` (FinishDone, FinishRetry, ...).
+class QueueSession;
+Status FinishOne(QueueSession& session, const FinishCall& call);
+
 // How much work a queue holds for one consumer group, counted at one moment.
 struct QueueDepth {
   std::string queue;             // the queue's name
@@ -179,8 +194,21 @@ class QueueSession {
   virtual Status FinishDuplicate(const AttemptEnd& end) = 0;
   //   Defer: the lease is busy; hand `raw` out again at `due` without counting an attempt.
   virtual Status Defer(const Delivery& delivery, UnixMillis due) = 0;
+  // Several attempt-ending calls, in one round trip (or one transaction) where the store
+  // allows it: (*out)[i] is what the single call of calls[i] would have returned. Each call
+  // stays atomic on its own and is decided on its own: an error of one (a key of the wrong
+  // type) says nothing of the others, and after a failure mid-way (Unavailable) some may
+  // have been made; each is safe to repeat, as above. The default makes them one by one.
+  virtual void FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out);
+  // Several StartAttempt calls with the same ttl and max_starts, in one round trip where
+  // the store allows it, in order: (*out)[i] is what StartAttempt(attempts[i]) would have
+  // returned. The default makes them one by one.
+  virtual void StartAttempts(const std::vector<AttemptEnd>& attempts, Millis ttl, int max_starts,
+                             std::vector<Result<Lease>>* out);
   //   Abandon: the attempt `end` stopped without an outcome (a shutdown cancelled its
-  //   handler): gives the lease back; the delivery stays pending for a later run.
+  //   handler, or came before it started): gives the lease back; the delivery stays
+  //   pending for a later run. When `end.ran` is false the handler never started, and a
+  //   store that counts starts (StartAttempt's max_starts) takes this start back.
   virtual Status Abandon(const AttemptEnd& end) {
     return ReleaseLease(end.idempotency_key, end.lease_owner);
   }

@@ -35,6 +35,22 @@ const char* ModeName(FinishMode m) {
   return "done";
 }
 
+FinishMode ModeOf(FinishCall::Kind k) {
+  switch (k) {
+    case FinishCall::Kind::kDone:
+      return FinishMode::kDone;
+    case FinishCall::Kind::kRetry:
+      return FinishMode::kRetry;
+    case FinishCall::Kind::kDead:
+      return FinishMode::kDead;
+    case FinishCall::Kind::kDuplicate:
+      return FinishMode::kDuplicate;
+    case FinishCall::Kind::kDefer:
+      return FinishMode::kDefer;
+  }
+  return FinishMode::kDone;
+}
+
 // A bounded error text, cut on a UTF-8 character boundary.
 std::string Bounded(const std::string& s) {
   if (s.size() <= kMaxErrorBytes) return s;
@@ -137,36 +153,68 @@ std::vector<std::string> RedisQueueSession::DeadLetterFields(const AttemptEnd& e
           "stream_id", end.delivery_id};
 }
 
-Status RedisQueueSession::Finish(FinishMode m, const AttemptEnd& end, DeadReason reason,
-                                 const std::string& raw, UnixMillis due) {
-  const char* mode = ModeName(m);
-  const UnixMillis now = NowUnixMillis();
+RedisClient::EvalArgs RedisQueueSession::FinishArgs(FinishMode m, const AttemptEnd& end,
+                                                    DeadReason reason, const std::string& raw,
+                                                    UnixMillis due, UnixMillis now) const {
   const std::vector<std::string> hash = StatusFields(m, end, reason, due, now);
   const std::vector<std::string> incr = MetricFields(m, end, reason, now);
   const std::vector<std::string> dead =
       m == FinishMode::kDead ? DeadLetterFields(end, reason, raw, now) : std::vector<std::string>{};
-  std::vector<std::string> args = {options_.group,
-                                   end.delivery_id,
-                                   mode,
-                                   end.lease_owner,
-                                   std::to_string(options_.idempotency_ttl.count()),
-                                   std::to_string(kMetricsTtlSeconds),
-                                   std::to_string(due),
-                                   raw,
-                                   std::to_string(kDeliveryKeyTtlMs)};
+  RedisClient::EvalArgs call;
+  call.args = {options_.group,
+               end.delivery_id,
+               ModeName(m),
+               end.lease_owner,
+               std::to_string(options_.idempotency_ttl.count()),
+               std::to_string(kMetricsTtlSeconds),
+               std::to_string(due),
+               raw,
+               std::to_string(kDeliveryKeyTtlMs)};
   for (const auto* list : {&hash, &incr, &dead}) {
-    args.push_back(std::to_string(list->size() / 2));
-    args.insert(args.end(), list->begin(), list->end());
+    call.args.push_back(std::to_string(list->size() / 2));
+    call.args.insert(call.args.end(), list->begin(), list->end());
   }
-  std::vector<std::string> keys = {keys_.stream(),
-                                   keys_.ev(end.event_id),
-                                   keys_.idem(end.idempotency_key),
-                                   keys_.metrics(MetricsMinute(now)),
-                                   keys_.delayed(),
-                                   keys_.dlq(),
-                                   keys_.fin(end.delivery_id),
-                                   keys_.run(end.delivery_id)};
-  return CheckedReply(client_.Eval(FinishScript(), keys, args), std::string("finish ") + mode);
+  call.keys = {keys_.stream(),
+               keys_.ev(end.event_id),
+               keys_.idem(end.idempotency_key),
+               keys_.metrics(MetricsMinute(now)),
+               keys_.delayed(),
+               keys_.dlq(),
+               keys_.fin(end.delivery_id),
+               keys_.run(end.delivery_id)};
+  return call;
+}
+
+Status RedisQueueSession::Finish(FinishMode m, const AttemptEnd& end, DeadReason reason,
+                                 const std::string& raw, UnixMillis due) {
+  RedisClient::EvalArgs call = FinishArgs(m, end, reason, raw, due, NowUnixMillis());
+  return CheckedReply(client_.Eval(FinishScript(), call.keys, call.args),
+                      std::string("finish ") + ModeName(m));
+}
+
+// One pipelined round trip: each call is still its own run of the script, atomic alone.
+void RedisQueueSession::FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out) {
+  const UnixMillis now = NowUnixMillis();
+  std::vector<RedisClient::EvalArgs> runs;
+  std::vector<FinishMode> modes;
+  runs.reserve(calls.size());
+  for (const FinishCall& c : calls) {
+    const FinishMode m = ModeOf(c.kind);
+    modes.push_back(m);
+    AttemptEnd end;
+    const AttemptEnd* e = &c.end;
+    if (m == FinishMode::kDefer) {  // as Defer: nothing but the entry id
+      end.delivery_id = c.end.delivery_id;
+      e = &end;
+    }
+    runs.push_back(FinishArgs(m, *e, c.reason, c.raw, c.due, now));
+  }
+  std::vector<Result<ReplyPtr>> replies;
+  client_.EvalAll(FinishScript(), runs, &replies);
+  out->clear();
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    out->push_back(CheckedReply(replies[i], std::string("finish ") + ModeName(modes[i])));
+  }
 }
 
 }  // namespace evt

@@ -69,20 +69,44 @@ Result<Lease> RedisQueueSession::TakeLease(const std::string& key, const std::st
   return LeaseFrom(client_.Eval(TakeLeaseScript(), {keys_.idem(key)}, {owner, TtlArg(ttl)}));
 }
 
-Result<Lease> RedisQueueSession::StartAttempt(const AttemptEnd& a, Millis ttl, int max_starts) {
-  std::vector<std::string> args = {a.lease_owner,
-                                   TtlArg(ttl),
-                                   options_.group,
-                                   a.delivery_id,
-                                   std::to_string(std::max(0, max_starts)),
-                                   std::to_string(kDeliveryKeyTtlMs)};
+RedisClient::EvalArgs RedisQueueSession::StartArgs(const AttemptEnd& a, Millis ttl,
+                                                   int max_starts) const {
+  RedisClient::EvalArgs call;
+  call.args = {a.lease_owner,
+               TtlArg(ttl),
+               options_.group,
+               a.delivery_id,
+               std::to_string(std::max(0, max_starts)),
+               std::to_string(kDeliveryKeyTtlMs)};
   std::vector<std::string> running = RunningFields(a);
-  args.insert(args.end(), running.begin(), running.end());
-  return LeaseFrom(
-      client_.Eval(TakeLeaseScript(),
-                   {keys_.idem(a.idempotency_key), keys_.ev(a.event_id), keys_.fin(a.delivery_id),
-                    keys_.run(a.delivery_id), keys_.stream()},
-                   args));
+  call.args.insert(call.args.end(), running.begin(), running.end());
+  call.keys = {keys_.idem(a.idempotency_key), keys_.ev(a.event_id), keys_.fin(a.delivery_id),
+               keys_.run(a.delivery_id), keys_.stream()};
+  return call;
+}
+
+Result<Lease> RedisQueueSession::StartAttempt(const AttemptEnd& a, Millis ttl, int max_starts) {
+  RedisClient::EvalArgs call = StartArgs(a, ttl, max_starts);
+  return LeaseFrom(client_.Eval(TakeLeaseScript(), call.keys, call.args));
+}
+
+// One pipelined round trip; each lease is still its own run of the script.
+void RedisQueueSession::StartAttempts(const std::vector<AttemptEnd>& attempts, Millis ttl,
+                                      int max_starts, std::vector<Result<Lease>>* out) {
+  std::vector<RedisClient::EvalArgs> runs;
+  runs.reserve(attempts.size());
+  for (const AttemptEnd& a : attempts) runs.push_back(StartArgs(a, ttl, max_starts));
+  std::vector<Result<ReplyPtr>> replies;
+  client_.EvalAll(TakeLeaseScript(), runs, &replies);
+  out->clear();
+  for (const Result<ReplyPtr>& r : replies) out->push_back(LeaseFrom(r));
+}
+
+// An attempt whose handler never started also gives its start back (run:<entry id>).
+Status RedisQueueSession::Abandon(const AttemptEnd& end) {
+  std::vector<std::string> keys = {keys_.idem(end.idempotency_key)};
+  if (!end.ran && !end.delivery_id.empty()) keys.push_back(keys_.run(end.delivery_id));
+  return CheckedReply(client_.Eval(ReleaseLeaseScript(), keys, {end.lease_owner}), "release");
 }
 
 Status RedisQueueSession::ReleaseLease(const std::string& key, const std::string& owner) {

@@ -65,12 +65,20 @@ return {0, 0, starts}
 )lua";
 
 // Releases a lease if the owner still holds it. Only frees memory: runs under OOM too.
-// KEYS[1] idem key. ARGV[1] owner.
+// KEYS[1] idem key, KEYS[2] (optional) run:<entry id>: the handler of this attempt never
+// started, so its start is taken back (the count is lowered, never below 0).
+// ARGV[1] owner.
 inline constexpr const char* kReleaseLease = R"lua(#!lua flags=allow-oom
-if redis.call('GET', KEYS[1]) == 'running ' .. ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[1]) ~= 'running ' .. ARGV[1] then return 0 end
+if KEYS[2] then
+  local n = tonumber(redis.call('GET', KEYS[2]) or '')
+  if n and n > 1 then
+    redis.call('DECR', KEYS[2])
+  elseif n then
+    redis.call('DEL', KEYS[2])
+  end
 end
-return 0
+return redis.call('DEL', KEYS[1])
 )lua";
 
 // Ends an attempt, atomically: every write or none. First it checks the type of every key

@@ -86,6 +86,9 @@ class RedisQueueSession : public QueueSession {
   Result<bool> RenewLease(const std::string& key, const std::string& owner, Millis ttl) override;
   Status MarkRunning(const AttemptEnd& end) override;
   Result<Lease> StartAttempt(const AttemptEnd& attempt, Millis ttl, int max_starts) override;
+  void StartAttempts(const std::vector<AttemptEnd>& attempts, Millis ttl, int max_starts,
+                     std::vector<Result<Lease>>* out) override;
+  Status Abandon(const AttemptEnd& end) override;
 
   // queue_redis_finish.cc
   Status FinishDone(const AttemptEnd& end) override;
@@ -93,6 +96,7 @@ class RedisQueueSession : public QueueSession {
   Status FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) override;
   Status FinishDuplicate(const AttemptEnd& end) override;
   Status Defer(const Delivery& delivery, UnixMillis due) override;
+  void FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out) override;
 
   // queue_redis_housekeeping.cc
   Result<int> MoveDue(int max) override;
@@ -107,7 +111,12 @@ class RedisQueueSession : public QueueSession {
   Status CountDeliveries(std::vector<Delivery>* ds);
   // The status hash fields of a `running` attempt.
   std::vector<std::string> RunningFields(const AttemptEnd& a) const;
-  // Runs the finishing script for `m` (see kFinish in queue_redis_scripts.h).
+  // The keys and arguments of StartAttempt's run of kTakeLease.
+  RedisClient::EvalArgs StartArgs(const AttemptEnd& a, Millis ttl, int max_starts) const;
+  // The keys and arguments of the finishing script for `m` (see kFinish in
+  // queue_redis_scripts.h), and one run of it.
+  RedisClient::EvalArgs FinishArgs(FinishMode m, const AttemptEnd& end, DeadReason reason,
+                                   const std::string& raw, UnixMillis due, UnixMillis now) const;
   Status Finish(FinishMode m, const AttemptEnd& end, DeadReason reason, const std::string& raw,
                 UnixMillis due);
   // Its three field lists: the status hash, the metric increments, the dead letter.

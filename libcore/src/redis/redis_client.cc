@@ -182,6 +182,30 @@ Result<ReplyPtr> RedisClient::Eval(const RedisScript& script, const std::vector<
   return r;
 }
 
+void RedisClient::EvalAll(const RedisScript& script, const std::vector<EvalArgs>& calls,
+                          std::vector<Result<ReplyPtr>>* out) {
+  out->clear();
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(calls.size());
+  for (const EvalArgs& c : calls) {
+    std::vector<std::string> argv{"EVALSHA", script.sha1, std::to_string(c.keys.size())};
+    argv.insert(argv.end(), c.keys.begin(), c.keys.end());
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    commands.push_back(std::move(argv));
+  }
+  std::vector<ReplyPtr> replies;
+  Status s = PipelineInto(commands, &replies);
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (i >= replies.size()) {
+      out->push_back(s);
+    } else if (ReplyError(replies[i].get()).rfind("NOSCRIPT", 0) == 0) {
+      out->push_back(Eval(script, calls[i].keys, calls[i].args));
+    } else {
+      out->push_back(std::move(replies[i]));
+    }
+  }
+}
+
 Status RedisClient::Retrying(const std::function<Status()>& attempt,
                              const std::function<bool()>& give_up) {
   Millis delay = options_.backoff_min;

@@ -71,6 +71,17 @@ class RedisClient {
   Result<ReplyPtr> Eval(const RedisScript& script, const std::vector<std::string>& keys,
                         const std::vector<std::string>& args);
 
+  // The keys and arguments of one run of a script, for EvalAll.
+  struct EvalArgs {
+    std::vector<std::string> keys, args;
+  };
+  // Several runs of `script` in one round trip (EVALSHA pipelined; a run the server answers
+  // NOSCRIPT, which ran nothing, is made again alone by Eval). (*out)[i] is the reply of
+  // calls[i], or Unavailable when the connection failed before it was read (that run may
+  // or may not have been made).
+  void EvalAll(const RedisScript& script, const std::vector<EvalArgs>& calls,
+               std::vector<Result<ReplyPtr>>* out);
+
   // Runs `attempt` (which uses this client) until it returns anything but Unavailable,
   // reconnecting with capped exponential backoff between tries, or until `give_up()` is
   // true; then returns the last status. Logs once when Redis becomes unreachable and once
