@@ -126,14 +126,14 @@ _evt_work() {
       --dlq | --header-file | --hmac-secret-file | --metrics-file) _evt_files '' ;;
       --state-dir) _evt_files '' ; compopt -o dirnames 2>/dev/null ;;
       --http | --header | --listen | --metrics-interval) ;;
-      -c | --concurrency | --timeout | --kill-after | --max-retries | --backoff-base | \
+      -c | --concurrency | --batch | --timeout | --kill-after | --max-retries | --backoff-base | \
         --backoff-max | --jitter | --permanent-exit | --transient-exit | \
         --shutdown-grace | --max-output-bytes | --consumer | --seed | --group | \
         --claim-after | --idempotency-ttl | --retention | --heartbeat | --burst-max-wait | --burst-store-wait) ;;
       *)
         if ! _evt_common "$prev" && [[ $cur == -* ]]; then
           COMPREPLY=($(compgen -W '-h --help --version --broker -q --queue --namespace
-            --redis-password-file --max-event-bytes --log-format --log-level -v --verbose -c --concurrency --timeout --kill-after
+            --redis-password-file --max-event-bytes --log-format --log-level -v --verbose -c --concurrency --batch --timeout --kill-after
             --max-retries --backoff-base --backoff-max --jitter --permanent-exit
             --transient-exit --dlq --shutdown-grace --max-output-bytes --consumer
             --seed --group --claim-after --idempotency-ttl --retention --heartbeat

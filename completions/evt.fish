@@ -69,6 +69,7 @@ function __evt_work_want_command
 end
 
 complete -c evt-work -n 'not __evt_work_dashdash' -s c -l concurrency -x -d 'Handlers running at once (1-1024)'
+complete -c evt-work -n 'not __evt_work_dashdash' -l batch -x -d 'Most entries a thread takes at once (1-1000)'
 complete -c evt-work -n 'not __evt_work_dashdash' -l timeout -x -d 'Handler time limit, then SIGTERM to its process group'
 complete -c evt-work -n 'not __evt_work_dashdash' -l kill-after -x -d 'After the SIGTERM of a timeout, SIGKILL this much later'
 complete -c evt-work -n 'not __evt_work_dashdash' -l max-retries -x -d 'Retries of a transient failure, then DLQ'

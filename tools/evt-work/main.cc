@@ -31,6 +31,11 @@ void AddRunFlags(CLI::App& app, Flags* f) {
       ->envname("EVT_CONCURRENCY")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--batch", f->w.batch,
+                 "Most entries a handler thread takes at once from a queue (1: one at a time)")
+      ->envname("EVT_BATCH")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   evt::AddDurationOption(app, "--timeout", &f->exec.timeout,
                          "Handler time limit, then SIGTERM to its process group", "EVT_TIMEOUT");
   evt::AddDurationOption(app, "--kill-after", &f->exec.kill_after,

@@ -25,6 +25,8 @@ namespace evt {
 // queue that does not need them (the stdio one keeps no journal, leases nothing remote).
 struct WorkerOptions {
   int concurrency = 1;           // handler threads, each with its own QueueSession
+  int batch = 64;                // --batch: most entries a thread takes in one read
+                                 // (BatchSizer, worker_rules.h); 1 = one at a time
   RetryPolicy retry;             // backoff and --max-retries
   Millis shutdown_grace{30000};  // after SIGTERM, how long in-flight handlers may finish
   std::size_t max_event_bytes = kDefaultMaxEventBytes;  // larger entries are invalid

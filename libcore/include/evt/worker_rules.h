@@ -3,6 +3,8 @@
 // Every transport shares them (DESIGN.md, "Delivery semantics"; evt-work(1)).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <optional>
 #include <random>
 #include <string>
@@ -88,5 +90,26 @@ struct BurstFacts {
 // and no scheduled event is due by started_at + max_wait (one due earlier, even one due
 // before the run started, is waited for: the housekeeper moves it into the queue). Pure.
 bool BurstDrained(const BurstFacts& f);
+
+// How many entries a handler thread takes in one read (a batch, worker_batch.cc: one call
+// for their leases, their handlers one after another, one journal sync and one call for
+// their outcomes): as many as its handler gets through in about kBatchTarget, judged from
+// the time an entry took in its recent batches, between 1 and `max` (--batch). A slow
+// handler (a backup script) gets one entry at a time, so no entry waits behind another's
+// run; a quick one (a co-process answering in 50 us) gets up to `max`, so the store's
+// round trips and the journal's sync are shared by many entries. The first read takes 1.
+class BatchSizer {
+ public:
+  static constexpr std::chrono::microseconds kBatchTarget{10000};
+  explicit BatchSizer(int max) : max_(max < 1 ? 1 : max) {}
+  int next() const { return next_; }
+  // A batch of `entries` took `d` from its leases to its commit.
+  void Took(std::size_t entries, std::chrono::steady_clock::duration d);
+
+ private:
+  int max_;
+  double per_entry_us_ = 0;  // a moving average; 0 before the first batch
+  int next_ = 1;
+};
 
 }  // namespace evt

@@ -312,15 +312,18 @@ Status OutcomeJournal::Rewrite() {
   return Status::Ok();
 }
 
-Status OutcomeJournal::Append(JournalRecord* record) {
-  std::unique_lock<std::mutex> lock(mu_);
+Status OutcomeJournal::WriteLocked(JournalRecord* record) {
   record->seq = next_seq_;
   if (Status s = WriteLine(JournalOutcomeJson(*record, scope_)); !s.ok()) return s;
   ++next_seq_;
   live_.push_back(*record);  // before the sync, so that a Retire cannot empty the file now
-  const std::uint64_t mine = ++written_;
-  // Group commit: one fdatasync covers every line written before it started, so threads
-  // that finish at once wait for one sync, not for one each.
+  ++written_;
+  return Status::Ok();
+}
+
+// Group commit: one fdatasync covers every line written before it started, so threads
+// that finish at once wait for one sync, not for one each.
+bool OutcomeJournal::SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_t mine) {
   while (synced_ < mine && failed_ < mine) {
     if (syncing_) {
       sync_cv_.wait(lock);
@@ -342,13 +345,36 @@ Status OutcomeJournal::Append(JournalRecord* record) {
     }
     sync_cv_.notify_all();
   }
-  if (failed_ < mine) return Status::Ok();
-  // Not on disk for sure: committed without the journal (the line may stay in the file;
-  // replaying it later is harmless).
-  const std::uint64_t seq = record->seq;
+  return failed_ < mine;
+}
+
+// Not on disk for sure: committed without the journal (the lines may stay in the file;
+// replaying them later is harmless).
+void OutcomeJournal::ForgetLocked(const std::vector<std::uint64_t>& seqs) {
   live_.erase(std::remove_if(live_.begin(), live_.end(),
-                             [seq](const JournalRecord& r) { return r.seq == seq; }),
+                             [&seqs](const JournalRecord& r) {
+                               return std::find(seqs.begin(), seqs.end(), r.seq) != seqs.end();
+                             }),
               live_.end());
+}
+
+Status OutcomeJournal::Append(JournalRecord* record) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (Status s = WriteLocked(record); !s.ok()) return s;
+  if (SyncLocked(lock, written_)) return Status::Ok();
+  ForgetLocked({record->seq});
+  return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
+}
+
+Status OutcomeJournal::Write(JournalRecord* record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return WriteLocked(record);
+}
+
+Status OutcomeJournal::Sync(const std::vector<std::uint64_t>& seqs) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (SyncLocked(lock, written_)) return Status::Ok();
+  ForgetLocked(seqs);
   return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
 }
 

@@ -1,5 +1,6 @@
-// One delivery, from receipt to the call that ends it: parse, lease, run, decide
-// (DecideAction, worker_rules.h), then act on the decision.
+// One delivery of a batch whose lease is answered (worker_batch.cc): decide (DecideAction,
+// worker_rules.h), run the handler, decide again, then act on the decision; the calls that
+// end the attempt wait in the batch for its commit.
 #include "worker/worker_loop.h"
 
 namespace evt {
@@ -11,112 +12,49 @@ struct InFlight {
   ~InFlight() { --n; }
 };
 
-// Registers a held lease with the housekeeper for as long as it lives.
-class LeaseHold {
- public:
-  LeaseHold(HeldLeases& leases, std::string key, std::string owner)
-      : leases_(leases), key_(std::move(key)), owner_(std::move(owner)) {
-    leases_.Add(key_, owner_);
+FinishCall::Kind CallKindOf(JournalOutcome o) {
+  switch (o) {
+    case JournalOutcome::kDone:
+      return FinishCall::Kind::kDone;
+    case JournalOutcome::kRetry:
+      return FinishCall::Kind::kRetry;
+    case JournalOutcome::kDead:
+      return FinishCall::Kind::kDead;
+    case JournalOutcome::kDuplicate:
+      return FinishCall::Kind::kDuplicate;
   }
-  ~LeaseHold() { leases_.Remove(key_, owner_); }
-  LeaseHold(const LeaseHold&) = delete;
-  LeaseHold& operator=(const LeaseHold&) = delete;
-
- private:
-  HeldLeases& leases_;
-  const std::string key_, owner_;
-};
+  return FinishCall::Kind::kDone;
+}
 
 }  // namespace
 
-void WorkerLoop::Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng) {
+void WorkerLoop::Attempt(QueueSession& session, BatchEntry& e, std::mt19937_64& rng,
+                         Batch& batch) {
   InFlight in_flight(in_flight_);
-  AttemptEnd end;
-  end.delivery_id = entry.id;
-  // An entry without event_id takes its identity and time from the queue's defaults: the
-  // same on every delivery, not made up anew by each consumer. From then on the event
-  // carries it, so that a defer, a retry or a dead letter, which re-add it, keep it too.
-  EventDefaults defaults = queue_.EntryDefaults(entry);
-  defaults.max_event_bytes = options_.max_event_bytes;
-  Result<Event> parsed = entry.rejected.empty()
-                             ? ParseEvent(entry.raw, defaults)
-                             : Result<Event>(Status::InvalidArgument(entry.rejected));
-  Delivery carried;
-  if (parsed.ok() && parsed->event_id() == defaults.event_id) {
-    carried = entry;
-    carried.raw = Serialize(*parsed);
-  }
-  const Delivery& d = carried.id.empty() ? entry : carried;
   AttemptFacts facts;
-  if (!parsed.ok()) {
+  if (!e.event) {
     // Not an event this worker can run: a dead letter now, kept whole for a replay.
-    facts.parse = parsed.status();
-    Act(session, DecideAction(facts, rules_, rng), end, nullptr, d);
+    facts.parse = e.parse;
+    Act(session, DecideAction(facts, rules_, rng), e.end, nullptr, e.d(), batch);
     return;
   }
-  const Event& ev = *parsed;
-  if (entry.deliveries == 1) ++stats_.events;
-  end.event_id = ev.event_id();
-  end.event_type = ev.event_type();
-  end.idempotency_key = ev.idempotency_key();
-  end.correlation_id = ev.correlation_id();
-  end.attempt = static_cast<int>(std::min<std::int64_t>(ev.retry_count() + 1, 1 << 30));
-  Result<UnixMillis> occurred = ParseRfc3339(ev.occurred_at());
-  end.occurred_at = occurred.ok() ? *occurred : -1;
-  end.lease_owner = consumer_ + " " + d.id;
-  Lease lease;
-  if (!StartLease(session, end, &lease)) return;
-  facts.lease = &lease;
-  facts.attempt = end.attempt;
+  if (!e.go) return;
+  const Event& ev = *e.event;
+  facts.lease = &e.lease;
+  facts.attempt = e.end.attempt;
   Decision decision = DecideAction(facts, rules_, rng);
   if (decision.action != Action::kRun) {
-    Act(session, decision, end, &ev, d);
+    Act(session, decision, e.end, &ev, e.d(), batch);
     return;
   }
-  // Renewed while the handler runs and while its outcome waits to be committed.
-  LeaseHold hold(leases_, end.idempotency_key, end.lease_owner);
-  HandlerResult r = RunHandler(ev, end);
+  if (grace_over_) {
+    // The grace of a stop ended before this handler of the batch could start.
+    AbandonAttempt(session, e.end);
+    return;
+  }
+  HandlerResult r = RunHandler(ev, e.end);
   facts.result = &r;
-  Act(session, DecideAction(facts, rules_, rng), end, &ev, d);
-}
-
-// Takes the lease of end.idempotency_key (StartAttempt). False when nothing is to be done
-// with the delivery: the lease could not be asked for before a stop, or the delivery's
-// outcome is already recorded, or another consumer runs it.
-bool WorkerLoop::StartLease(QueueSession& session, AttemptEnd& end, Lease* lease) {
-  // Only a handler that started counts towards poison: a refused lease (the store out of
-  // memory) is Unavailable, waited out here, and counts nothing.
-  const int max_starts = options_.retry.max_retries + 1;
-  Status s = session.WithRetry(
-      [&] {
-        if (Status w = WaitForKey(end.idempotency_key); !w.ok()) return w;
-        Result<Lease> r = session.StartAttempt(end, options_.lease_ttl, max_starts);
-        if (r.ok()) *lease = *r;
-        return r.ok() ? Status::Ok() : r.status();
-      },
-      [this] { return GiveUpRead(); });
-  if (!s.ok()) {
-    // Nothing ran: the entry stays pending for a later claim.
-    ++stats_.abandoned;
-    Note(LogLevel::kWarn, "left pending: could not take the idempotency lease",
-         {{"event_id", end.event_id}, {"consumer", consumer_}, {"error", s.message()}});
-    observer_.OnAttemptEnded(end, Disposition::kAbandoned, DeadReason::kInterrupted);
-    return false;
-  }
-  if (lease->state == LeaseState::kFinished) {
-    // One line per entry of the history a re-created group hands out again: debug only.
-    Note(LogLevel::kDebug,
-         "outcome already recorded (handed out again by a re-created group): acknowledged, not run",
-         {{"event_id", end.event_id}, {"stream_id", end.delivery_id}, {"consumer", consumer_}});
-    return false;
-  }
-  if (lease->state == LeaseState::kRunningElsewhere) {
-    // A copy (Defer) would run it twice; its holder's commit acknowledges this delivery.
-    Note(LogLevel::kDebug, "another consumer runs this entry; left pending for it",
-         {{"event_id", end.event_id}, {"stream_id", end.delivery_id}, {"consumer", consumer_}});
-    return false;
-  }
-  return true;
+  Act(session, DecideAction(facts, rules_, rng), e.end, &ev, e.d(), batch);
 }
 
 HandlerResult WorkerLoop::RunHandler(const Event& ev, AttemptEnd& end) {
@@ -142,24 +80,71 @@ HandlerResult WorkerLoop::RunHandler(const Event& ev, AttemptEnd& end) {
 }
 
 // A dead letter: the outcome of a handler that ran is journaled first; an entry that never
-// ran (invalid, poison) is committed at once.
-void WorkerLoop::DeadLetter(QueueSession& session, DeadReason reason, JournalRecord record,
-                            const Delivery& d) {
+// ran (invalid, poison) is committed without.
+void WorkerLoop::DeadLetter(DeadReason reason, JournalRecord record, const Delivery& d,
+                            Batch& batch) {
   if (record.end.ran) {
     record.outcome = JournalOutcome::kDead;
     record.reason = reason;
     record.raw = d.raw;
-    CommitOutcome(session, std::move(record));
+    AddOutcome(batch, std::move(record));
   } else {
-    const AttemptEnd& end = record.end;
-    Commit(session, end, Disposition::kFailed, reason,
-           [&] { return session.FinishDead(end, reason, d.raw); });
+    FinishCall call;
+    call.kind = FinishCall::Kind::kDead;
+    call.end = record.end;
+    call.reason = reason;
+    call.raw = d.raw;
+    AddCall(batch, std::move(call), Disposition::kFailed, reason);
   }
   ++(reason == DeadReason::kInvalid ? stats_.invalid : stats_.failed);
 }
 
+// The outcome of a handler that ran joins the batch, written to the journal at once (not
+// synced: a crash of this process keeps it; CommitBatch syncs it before the commit when
+// the queue journals first). Its key waits meanwhile.
+void WorkerLoop::AddOutcome(Batch& batch, JournalRecord record) {
+  PendingFinish f;
+  f.outcome = true;
+  f.call.kind = CallKindOf(record.outcome);
+  f.call.end = record.end;
+  f.call.reason = record.reason;
+  f.call.raw = record.outcome == JournalOutcome::kRetry ? record.next_raw : record.raw;
+  f.call.due = record.due;
+  f.what = DispositionOf(record.outcome);
+  f.reason = record.reason;
+  if (journal_ != nullptr) {
+    Status w = journal_->Write(&record);
+    f.journaled = w.ok();
+    if (!w.ok()) {
+      NoteEvent(LogLevel::kError, "could not journal the outcome; committing it without",
+                record.end,
+                {{"outcome", std::string(JournalOutcomeName(record.outcome))},
+                 {"error", w.message()}});
+    }
+  }
+  KeyWaiting(record.end.idempotency_key, +1);
+  ++commits_waiting_;
+  f.record = std::move(record);
+  batch.push_back(std::move(f));
+}
+
+void WorkerLoop::AddCall(Batch& batch, FinishCall call, Disposition what, DeadReason reason) {
+  PendingFinish f;
+  f.call = std::move(call);
+  f.what = what;
+  f.reason = reason;
+  batch.push_back(std::move(f));
+}
+
+void WorkerLoop::AbandonAttempt(QueueSession& session, const AttemptEnd& end) {
+  ++stats_.abandoned;
+  // One try: an expired lease does the same job a little later.
+  session.WithRetry([&] { return session.Abandon(end); }, [] { return true; });
+  observer_.OnAttemptEnded(end, Disposition::kAbandoned, DeadReason::kInterrupted);
+}
+
 void WorkerLoop::Act(QueueSession& session, const Decision& decision, AttemptEnd& end,
-                     const Event* ev, const Delivery& d) {
+                     const Event* ev, const Delivery& d, Batch& batch) {
   if (decision.action == Action::kDeadLetter) {
     end.category = decision.category;
     end.error = decision.error;
@@ -177,7 +162,7 @@ void WorkerLoop::Act(QueueSession& session, const Decision& decision, AttemptEnd
       return;
     case Action::kDone:
       record.outcome = JournalOutcome::kDone;
-      CommitOutcome(session, std::move(record));
+      AddOutcome(batch, std::move(record));
       ++stats_.done;
       return;
     case Action::kRetry: {
@@ -186,28 +171,33 @@ void WorkerLoop::Act(QueueSession& session, const Decision& decision, AttemptEnd
       record.outcome = JournalOutcome::kRetry;
       record.next_raw = Serialize(next);
       record.due = options_.clock->WallNow() + decision.delay.count();
-      CommitOutcome(session, std::move(record));
+      AddOutcome(batch, std::move(record));
       ++stats_.retries;
       return;
     }
     case Action::kDeadLetter:
-      DeadLetter(session, decision.reason, std::move(record), d);
+      DeadLetter(decision.reason, std::move(record), d, batch);
       return;
-    case Action::kDuplicate:
-      Commit(session, end, Disposition::kDuplicate, DeadReason::kPermanent,
-             [&] { return session.FinishDuplicate(end); });
+    case Action::kDuplicate: {
+      FinishCall call;
+      call.kind = FinishCall::Kind::kDuplicate;
+      call.end = end;
+      AddCall(batch, std::move(call), Disposition::kDuplicate, DeadReason::kPermanent);
       ++stats_.duplicate;
       return;
-    case Action::kDefer:
-      Commit(session, end, Disposition::kDeferred, DeadReason::kPermanent,
-             [&] { return session.Defer(d, options_.clock->WallNow() + decision.delay.count()); });
+    }
+    case Action::kDefer: {
+      FinishCall call;
+      call.kind = FinishCall::Kind::kDefer;
+      call.end = end;  // the call reads only its delivery id, the observer all of it
+      call.raw = d.raw;
+      call.due = options_.clock->WallNow() + decision.delay.count();
+      AddCall(batch, std::move(call), Disposition::kDeferred, DeadReason::kPermanent);
       ++stats_.deferred;
       return;
+    }
     case Action::kAbandon:
-      ++stats_.abandoned;
-      // One try: an expired lease does the same job a little later.
-      session.WithRetry([&] { return session.Abandon(end); }, [] { return true; });
-      observer_.OnAttemptEnded(end, Disposition::kAbandoned, DeadReason::kInterrupted);
+      AbandonAttempt(session, end);
       return;
   }
 }

@@ -6,7 +6,6 @@
 #include "worker/worker_loop.h"
 
 namespace evt {
-namespace {
 
 Disposition DispositionOf(JournalOutcome o) {
   switch (o) {
@@ -21,8 +20,6 @@ Disposition DispositionOf(JournalOutcome o) {
   }
   return Disposition::kFailed;
 }
-
-}  // namespace
 
 void WorkerLoop::Commit(QueueSession& session, const AttemptEnd& end, Disposition what,
                         DeadReason reason, const std::function<Status()>& op) {
@@ -61,32 +58,26 @@ void WorkerLoop::Ended(const JournalRecord& record) {
   observer_.OnAttemptEnded(record.end, DispositionOf(record.outcome), record.reason);
 }
 
-// The outcome of a handler that ran: journaled (fdatasync) first, then committed (a queue
-// that is not JournalFirst: journaled only when a first commit attempt fails). Until the
-// commit is made the key is not started again, and once it has found the store
-// unreachable no thread reads new work; the lease is renewed meanwhile (LeaseHold in
-// Process). When the grace of a stop ends first, the outcome stays in the journal for the
-// next start.
-void WorkerLoop::CommitOutcome(QueueSession& session, JournalRecord record) {
-  const AttemptEnd& end = record.end;
-  // A local store: one attempt first; only an outcome that has to wait is journaled.
-  if (journal_ != nullptr && !queue_.JournalFirst() && CommitRecord(session, record).ok()) {
-    Ended(record);
-    return;
-  }
-  Status journaled = Status::Unavailable("no journal");
-  if (journal_ != nullptr) {
-    journaled = journal_->Append(&record);
+// The outcome of a handler that ran, whose commit with its batch did not go through
+// (CommitBatch): committed again until it is made. A queue that is not JournalFirst
+// syncs it to the journal now (its first attempt failed). Its key is not started again until then,
+// and once it has found the store unreachable no thread reads new work; the lease is
+// renewed meanwhile (the batch's LeaseHold). When the grace of a stop ends first, the
+// outcome stays in the journal for the next start.
+void WorkerLoop::CommitOutcome(QueueSession& session, PendingFinish& f) {
+  JournalRecord& record = f.record;
+  Status journaled = f.journaled ? Status::Ok() : Status::Unavailable("no journal");
+  if (journal_ != nullptr && !queue_.JournalFirst()) {
+    journaled = f.journaled ? journal_->Sync({record.seq}) : journal_->Append(&record);
     if (!journaled.ok()) {
-      NoteEvent(LogLevel::kError, "could not journal the outcome; committing it without", end,
+      NoteEvent(LogLevel::kError, "could not journal the outcome; committing it without",
+                record.end,
                 {{"outcome", std::string(JournalOutcomeName(record.outcome))},
                  {"error", journaled.message()}});
     }
   }
-  KeyWaiting(end.idempotency_key, +1);
-  ++commits_waiting_;
   // A commit that finds the store unreachable holds every new read back until it is made:
-  // when the store comes back, waiting commits go first. (Made at once, it holds nothing.)
+  // when the store comes back, waiting commits go first.
   bool stalled = false;
   auto attempt = [&] {
     return session.WithRetry(
@@ -108,8 +99,6 @@ void WorkerLoop::CommitOutcome(QueueSession& session, JournalRecord record) {
     s = CommitStubborn(record, s, attempt);
   }
   if (stalled) CommitStalled(-1);
-  --commits_waiting_;
-  KeyWaiting(end.idempotency_key, -1);
   if (s.ok()) {
     if (journaled.ok()) {
       if (Status rs = journal_->Retire(record.seq); !rs.ok()) {

@@ -24,12 +24,56 @@
 #include <string>
 #include <vector>
 
+#include "evt/event.h"
 #include "evt/worker.h"
 #include "evt/worker_rules.h"
 #include "worker/outcome_journal.h"
 #include "worker/worker_housekeeping.h"
 
 namespace evt {
+
+// Registers a held lease with the housekeeper (renewed while held) for as long as it lives.
+class LeaseHold {
+ public:
+  LeaseHold(HeldLeases& leases, std::string key, std::string owner)
+      : leases_(leases), key_(std::move(key)), owner_(std::move(owner)) {
+    leases_.Add(key_, owner_);
+  }
+  ~LeaseHold() { leases_.Remove(key_, owner_); }
+  LeaseHold(const LeaseHold&) = delete;
+  LeaseHold& operator=(const LeaseHold&) = delete;
+
+ private:
+  HeldLeases& leases_;
+  const std::string key_, owner_;
+};
+
+// One delivery of a batch (worker_batch.cc), from its receipt to its decision.
+struct BatchEntry {
+  const Delivery* entry = nullptr;
+  Delivery carried;  // the entry with the event id and time the queue's defaults gave it
+  Status parse;      // why the entry is not an event to run; OK: `event` holds it
+  std::optional<Event> event;
+  AttemptEnd end;
+  bool go = false;  // its lease was answered and says there is something to decide
+  Lease lease;
+  std::unique_ptr<LeaseHold> hold;  // an acquired lease, until the batch is committed
+  const Delivery& d() const { return carried.id.empty() ? *entry : carried; }
+};
+
+// An attempt-ending call of a batch, waiting for the batch's commit.
+struct PendingFinish {
+  FinishCall call;
+  Disposition what = Disposition::kDone;  // for the observer once made
+  DeadReason reason = DeadReason::kPermanent;
+  bool outcome = false;  // the outcome of a handler that ran: `record` is it, its key waits
+  JournalRecord record;
+  bool journaled = false;  // written to the journal (OutcomeJournal::Write)
+};
+using Batch = std::vector<PendingFinish>;
+
+// What the observer is told of a committed outcome (worker_commit.cc).
+Disposition DispositionOf(JournalOutcome o);
 
 struct AtomicStats {
   std::atomic<std::uint64_t> events{0}, attempts{0}, done{0}, retries{0}, failed{0}, invalid{0},
@@ -76,7 +120,7 @@ class WorkerLoop {
   // worker_thread.cc
   void HandlerThread(int index);
   bool WaitRecovered(int index, QueueSession& session);
-  Status ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed);
+  Status ReadNew(QueueSession& session, int max, std::vector<Delivery>* got, bool* claimed);
   void GroupLost(const Status& s);
   void NoteClaimed(const std::vector<Delivery>& got);
   bool ClaimDue();
@@ -97,19 +141,29 @@ class WorkerLoop {
   void EndRead(std::vector<Delivery>* got);
   void EntryDone(const std::string& id);
 
+  // worker_batch.cc
+  void ProcessBatch(QueueSession& session, const std::vector<Delivery>& got,
+                    std::mt19937_64& rng);
+  void Prepare(const Delivery& entry, BatchEntry* e);
+  void LeaseAll(QueueSession& session, std::vector<BatchEntry>& es);
+  bool Leased(BatchEntry& e, const Status& s);
+  void CommitBatch(QueueSession& session, Batch& batch);
+  void Finished(PendingFinish& f);
+
   // worker_attempt.cc
-  void Process(QueueSession& session, const Delivery& entry, std::mt19937_64& rng);
-  bool StartLease(QueueSession& session, AttemptEnd& end, Lease* lease);
+  void Attempt(QueueSession& session, BatchEntry& e, std::mt19937_64& rng, Batch& batch);
   HandlerResult RunHandler(const Event& ev, AttemptEnd& end);
-  void DeadLetter(QueueSession& session, DeadReason reason, JournalRecord record,
-                  const Delivery& d);
+  void DeadLetter(DeadReason reason, JournalRecord record, const Delivery& d, Batch& batch);
   void Act(QueueSession& session, const Decision& decision, AttemptEnd& end, const Event* ev,
-           const Delivery& d);
+           const Delivery& d, Batch& batch);
+  void AbandonAttempt(QueueSession& session, const AttemptEnd& end);
+  void AddOutcome(Batch& batch, JournalRecord record);
+  void AddCall(Batch& batch, FinishCall call, Disposition what, DeadReason reason);
 
   // worker_commit.cc
   void Commit(QueueSession& session, const AttemptEnd& end, Disposition what, DeadReason reason,
               const std::function<Status()>& op);
-  void CommitOutcome(QueueSession& session, JournalRecord record);
+  void CommitOutcome(QueueSession& session, PendingFinish& f);
   Status CommitStubborn(const JournalRecord& record, Status s,
                         const std::function<Status()>& attempt);
   void CommitFailed(const JournalRecord& record, bool journaled, const Status& s);

@@ -102,4 +102,14 @@ bool BurstDrained(const BurstFacts& f) {
   return !f.next_due.has_value() || *f.next_due > f.started_at + f.max_wait.count();
 }
 
+void BatchSizer::Took(std::size_t entries, std::chrono::steady_clock::duration d) {
+  if (entries == 0) return;
+  const double us = std::chrono::duration<double, std::micro>(d).count() / entries;
+  // Half the weight on the last batch: a handler that turns slow is followed within a
+  // batch or two, and one odd entry does not undo a long record.
+  per_entry_us_ = per_entry_us_ <= 0 ? us : (per_entry_us_ + us) / 2;
+  const double n = static_cast<double>(kBatchTarget.count()) / std::max(per_entry_us_, 1.0);
+  next_ = n >= max_ ? max_ : std::max(1, static_cast<int>(n));
+}
+
 }  // namespace evt

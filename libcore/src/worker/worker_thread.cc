@@ -2,6 +2,7 @@
 // workers to be committed, then takes one entry at a time (own pending first, then a
 // claimed or a new one) and processes it (worker_attempt.cc).
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 #include "evt/signals.h"
@@ -36,8 +37,10 @@ bool WorkerLoop::WaitRecovered(int index, QueueSession& session) {
   return false;
 }
 
-// Claims one entry abandoned elsewhere when a look is due, else receives one new entry.
-Status WorkerLoop::ReadNew(QueueSession& session, std::vector<Delivery>* got, bool* claimed) {
+// Claims one entry abandoned elsewhere when a look is due, else receives up to `max` new
+// entries.
+Status WorkerLoop::ReadNew(QueueSession& session, int max, std::vector<Delivery>* got,
+                           bool* claimed) {
   auto stopping = [this] { return GiveUpRead(); };
   // A burst run ends soon after its last entry: its reads wait less.
   const Millis block =
@@ -66,7 +69,7 @@ Status WorkerLoop::ReadNew(QueueSession& session, std::vector<Delivery>* got, bo
         [&] {
           got->clear();
           if (commits_stalled_ > 0) return Status::Ok();
-          return note(session.Receive(1, block, got));
+          return note(session.Receive(max, block, got));
         },
         stopping);
   }
@@ -104,6 +107,7 @@ void WorkerLoop::NoteClaimed(const std::vector<Delivery>& got) {
 void WorkerLoop::HandlerThread(int index) {
   std::mt19937_64 rng(options_.seed != 0 ? options_.seed + static_cast<std::uint64_t>(index)
                                          : std::random_device{}());
+  BatchSizer sizer(options_.batch);
   std::unique_ptr<QueueSession> session = queue_.OpenSession();
   bool need_group = true;
   bool idle = false;  // this thread's last read found nothing
@@ -130,7 +134,7 @@ void WorkerLoop::HandlerThread(int index) {
     if (s.ok()) s = TakeOwnPending(*session, &got);
     if (s.ok() && got.empty()) {
       if (!BeginRead()) continue;  // a scan of own pending entries is due or running
-      s = ReadNew(*session, &got, &claimed);
+      s = ReadNew(*session, sizer.next(), &got, &claimed);
       EndRead(&got);
     }
     if (s.kind() == Status::Kind::kNotFound) {
@@ -156,10 +160,10 @@ void WorkerLoop::HandlerThread(int index) {
     ++activity_;
     if (claimed) NoteClaimed(got);
     // Entries already received are ours: they run even when a stop came meanwhile.
-    for (const Delivery& d : got) {
-      Process(*session, d, rng);
-      EntryDone(d.id);
-    }
+    const auto began = std::chrono::steady_clock::now();
+    ProcessBatch(*session, got, rng);
+    sizer.Took(got.size(), std::chrono::steady_clock::now() - began);
+    for (const Delivery& d : got) EntryDone(d.id);
     ++activity_;
     --holding_;
   }
