@@ -11,7 +11,7 @@ E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HANDLERS="$E2E_DIR/handlers"
 SOURCE_DIR="${EVT_SOURCE_DIR:-$(cd "$E2E_DIR/../.." && pwd)}"
 TMP="$(mktemp -d /tmp/evt-e2e.XXXXXX)"
-trap 'rm -rf "$TMP"' EXIT
+trap '[[ -n ${EVT_KEEP_TMP:-} ]] || rm -rf "$TMP"' EXIT
 FAILS=0
 
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }

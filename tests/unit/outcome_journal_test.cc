@@ -403,3 +403,41 @@ TEST_CASE("outcome journal: a journal that never empties is rewritten and stays 
 }
 
 }  // namespace
+
+TEST_CASE("outcome journal: written outcomes are in the file before Sync, live, and synced once") {
+  TempDir dir;
+  auto j = Create(dir.path);
+  JournalRecord a = Done("1-0"), b = Done("2-0");
+  REQUIRE(j->Write(&a).ok());
+  REQUIRE(j->Write(&b).ok());
+  CHECK(a.seq == 1);
+  CHECK(b.seq == 2);
+  // A crash of the process after Write keeps them: they are in the file already.
+  std::string text = Read(j->path());
+  CHECK(text.find("\"delivery_id\":\"1-0\"") != std::string::npos);
+  CHECK(text.find("\"delivery_id\":\"2-0\"") != std::string::npos);
+  CHECK(j->live_count() == 2);
+  REQUIRE(j->Sync({a.seq, b.seq}).ok());
+  CHECK(j->live_count() == 2);
+  REQUIRE(j->Retire(a.seq).ok());
+  REQUIRE(j->Retire(b.seq).ok());
+  CHECK(j->live_count() == 0);
+}
+
+TEST_CASE("outcome journal: written outcomes of a stopped process are adopted") {
+  TempDir dir;
+  const std::string path = [&] {
+    auto j = Create(dir.path);
+    JournalRecord a = Done("7-0");
+    REQUIRE(j->Write(&a).ok());
+    std::string p = j->path();
+    j->Close();  // live: kept for the next start
+    return p;
+  }();
+  auto adopted = Adopt(dir.path);
+  REQUIRE(adopted.size() == 1);
+  std::vector<JournalRecord> live = adopted[0]->Live();
+  REQUIRE(live.size() == 1);
+  CHECK(live[0].end.delivery_id == "7-0");
+  CHECK(adopted[0]->path() == path);
+}

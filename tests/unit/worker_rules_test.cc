@@ -149,3 +149,50 @@ TEST_CASE("rules: the handler's result wins over the lease that let it run", "[r
   CHECK(evt::DecideAction(f, Rules(), rng).action == evt::Action::kDone);
   CHECK(evt::ActionName(evt::Action::kDeadLetter) == "dead_letter");
 }
+
+TEST_CASE("batch sizer: the first read takes one entry", "[rules]") {
+  evt::BatchSizer s(64);
+  CHECK(s.next() == 1);
+}
+
+TEST_CASE("batch sizer: a quick handler gets up to --batch entries", "[rules]") {
+  evt::BatchSizer s(64);
+  s.Took(1, std::chrono::microseconds(50));
+  CHECK(s.next() == 64);
+  evt::BatchSizer small(8);
+  small.Took(1, std::chrono::microseconds(50));
+  CHECK(small.next() == 8);
+}
+
+TEST_CASE("batch sizer: a slow handler gets one entry at a time", "[rules]") {
+  evt::BatchSizer s(64);
+  s.Took(1, std::chrono::seconds(2));
+  CHECK(s.next() == 1);
+  s.Took(1, std::chrono::milliseconds(900));
+  CHECK(s.next() == 1);
+}
+
+TEST_CASE("batch sizer: about 10 ms of handler time per batch", "[rules]") {
+  evt::BatchSizer s(64);
+  s.Took(4, std::chrono::milliseconds(4));  // 1 ms an entry
+  CHECK(s.next() == 10);
+}
+
+TEST_CASE("batch sizer: a handler that turns slow shrinks the batch within two batches",
+          "[rules]") {
+  evt::BatchSizer s(64);
+  for (int i = 0; i < 20; ++i) s.Took(64, std::chrono::microseconds(64 * 40));
+  REQUIRE(s.next() == 64);
+  s.Took(64, std::chrono::seconds(64));  // one second an entry now
+  s.Took(1, std::chrono::seconds(1));
+  CHECK(s.next() == 1);
+}
+
+TEST_CASE("batch sizer: --batch 1 and an empty batch", "[rules]") {
+  evt::BatchSizer one(1);
+  one.Took(1, std::chrono::microseconds(1));
+  CHECK(one.next() == 1);
+  evt::BatchSizer s(0);  // below 1: one at a time
+  s.Took(0, std::chrono::seconds(5));
+  CHECK(s.next() == 1);
+}

@@ -111,7 +111,7 @@ class OutcomeJournal {
                                                const std::string& scope);
   Status WriteLine(const std::string& json);  // REQUIRES: mu_ held
   Status Rewrite();                           // REQUIRES: mu_ held, !syncing_
-  Status WriteLocked(JournalRecord* record);   // REQUIRES: mu_ held
+  Status WriteLocked(JournalRecord* record);  // REQUIRES: mu_ held
   // Syncs every line written up to the `mine`-th; false when that sync failed.
   bool SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_t mine);
   void ForgetLocked(const std::vector<std::uint64_t>& seqs);  // REQUIRES: mu_ held

@@ -28,8 +28,7 @@ FinishCall::Kind CallKindOf(JournalOutcome o) {
 
 }  // namespace
 
-void WorkerLoop::Attempt(QueueSession& session, BatchEntry& e, std::mt19937_64& rng,
-                         Batch& batch) {
+void WorkerLoop::Attempt(QueueSession& session, BatchEntry& e, std::mt19937_64& rng, Batch& batch) {
   InFlight in_flight(in_flight_);
   AttemptFacts facts;
   if (!e.event) {
@@ -99,9 +98,10 @@ void WorkerLoop::DeadLetter(DeadReason reason, JournalRecord record, const Deliv
   ++(reason == DeadReason::kInvalid ? stats_.invalid : stats_.failed);
 }
 
-// The outcome of a handler that ran joins the batch, written to the journal at once (not
-// synced: a crash of this process keeps it; CommitBatch syncs it before the commit when
-// the queue journals first). Its key waits meanwhile.
+// The outcome of a handler that ran joins the batch. A queue that journals first has it
+// written to the journal at once (not synced: a crash of this process keeps it; CommitBatch
+// syncs it before the commit); a local store journals only what its commit could not take
+// (CommitOutcome). Its key waits meanwhile.
 void WorkerLoop::AddOutcome(Batch& batch, JournalRecord record) {
   PendingFinish f;
   f.outcome = true;
@@ -112,14 +112,13 @@ void WorkerLoop::AddOutcome(Batch& batch, JournalRecord record) {
   f.call.due = record.due;
   f.what = DispositionOf(record.outcome);
   f.reason = record.reason;
-  if (journal_ != nullptr) {
+  if (journal_ != nullptr && queue_.JournalFirst()) {
     Status w = journal_->Write(&record);
     f.journaled = w.ok();
     if (!w.ok()) {
-      NoteEvent(LogLevel::kError, "could not journal the outcome; committing it without",
-                record.end,
-                {{"outcome", std::string(JournalOutcomeName(record.outcome))},
-                 {"error", w.message()}});
+      NoteEvent(
+          LogLevel::kError, "could not journal the outcome; committing it without", record.end,
+          {{"outcome", std::string(JournalOutcomeName(record.outcome))}, {"error", w.message()}});
     }
   }
   KeyWaiting(record.end.idempotency_key, +1);

@@ -132,7 +132,7 @@ void WorkerLoop::CommitBatch(QueueSession& session, Batch& batch) {
   if (batch.empty()) return;
   std::vector<std::uint64_t> seqs;
   for (const PendingFinish& f : batch) {
-    if (f.journaled && queue_.JournalFirst()) seqs.push_back(f.record.seq);
+    if (f.journaled) seqs.push_back(f.record.seq);
   }
   if (!seqs.empty()) {
     if (Status s = journal_->Sync(seqs); !s.ok()) {

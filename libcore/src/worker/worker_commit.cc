@@ -60,7 +60,7 @@ void WorkerLoop::Ended(const JournalRecord& record) {
 
 // The outcome of a handler that ran, whose commit with its batch did not go through
 // (CommitBatch): committed again until it is made. A queue that is not JournalFirst
-// syncs it to the journal now (its first attempt failed). Its key is not started again until then,
+// journals it now (its first attempt failed). Its key is not started again until then,
 // and once it has found the store unreachable no thread reads new work; the lease is
 // renewed meanwhile (the batch's LeaseHold). When the grace of a stop ends first, the
 // outcome stays in the journal for the next start.
@@ -68,7 +68,7 @@ void WorkerLoop::CommitOutcome(QueueSession& session, PendingFinish& f) {
   JournalRecord& record = f.record;
   Status journaled = f.journaled ? Status::Ok() : Status::Unavailable("no journal");
   if (journal_ != nullptr && !queue_.JournalFirst()) {
-    journaled = f.journaled ? journal_->Sync({record.seq}) : journal_->Append(&record);
+    journaled = journal_->Append(&record);
     if (!journaled.ok()) {
       NoteEvent(LogLevel::kError, "could not journal the outcome; committing it without",
                 record.end,

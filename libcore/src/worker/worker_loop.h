@@ -142,8 +142,7 @@ class WorkerLoop {
   void EntryDone(const std::string& id);
 
   // worker_batch.cc
-  void ProcessBatch(QueueSession& session, const std::vector<Delivery>& got,
-                    std::mt19937_64& rng);
+  void ProcessBatch(QueueSession& session, const std::vector<Delivery>& got, std::mt19937_64& rng);
   void Prepare(const Delivery& entry, BatchEntry* e);
   void LeaseAll(QueueSession& session, std::vector<BatchEntry>& es);
   bool Leased(BatchEntry& e, const Status& s);
