@@ -30,4 +30,15 @@ while IFS=$'\t' read -r name labels timeout; do
 done <"$TMP/timeouts.tsv"
 expect_eq "every test has a TIMEOUT suited to its label" "" "$(printf '%s\n' "${bad[@]-}" | sed '/^$/d')"
 
+# Each Catch case is one CTest test named after it: a ';' in its name would cut it into two
+# tests that match no case (and pass without running it), and a leading '-' reads as an
+# option of the test binary.
+for bin in "$EVT_BUILD_DIR"/tests/evt_*_tests; do
+  [[ -x $bin ]] || continue
+  # Catch2 v2 exits with the number of cases listed.
+  { "$bin" --list-test-names-only || true; } | sed '/^$/d' > "$TMP/names"
+  expect_eq "$(basename "$bin"): no case name holds ';' or starts with '-'" "" \
+    "$(grep -E ';|^-' "$TMP/names" || true)"
+done
+
 finish
