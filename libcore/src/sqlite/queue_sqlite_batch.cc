@@ -1,10 +1,10 @@
 // The SQLite queue's batch calls (FinishAll, StartAttempts) and Abandon. A batch is ONE
-// write transaction, so N items cost one commit (one fsync of the WAL) instead of N; the
-// items are made in order inside it, each seeing the ones before, exactly as the single
-// calls would one after another. When the transaction fails as a whole (the file busy
-// past busy_timeout, the disk full, an error of one item) nothing of it was written, and
-// the items are made again one by one, so that each gets its own answer (queue.h: each
-// call is decided on its own).
+// write transaction, so N items cost one commit instead of N (one write lock, one append
+// to the WAL, and with ?sync=full one fsync). The items are made in order inside it, each
+// seeing the ones before, exactly as the single calls would one after another. When the
+// transaction fails as a whole (the file busy past busy_timeout, the disk full, an error
+// of one item) nothing of it was written, and the items are made again one by one, so
+// that each gets its own answer (queue.h: each call is decided on its own).
 #include "sqlite/queue_sqlite_session.h"
 #include "sqlite/sqlite_names.h"
 
