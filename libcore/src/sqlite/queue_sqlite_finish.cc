@@ -144,9 +144,7 @@ Result<Lease> SqliteQueueSession::TakeLease(const std::string& key, const std::s
 }
 
 Result<Lease> SqliteQueueSession::StartAttempt(const AttemptEnd& a, Millis ttl, int max_starts) {
-  if (SqliteRowId(a.delivery_id) < 0) {
-    return Status::Internal(db_.options().what + ": not an entry id: " + a.delivery_id);
-  }
+  if (SqliteRowId(a.delivery_id) < 0) return NotAnEntryId(a.delivery_id);
   Lease lease;
   Status s = Write([&] {
     Result<Lease> r = LeaseStep(a, ttl, max_starts, true);
@@ -313,27 +311,31 @@ Status SqliteQueueSession::WriteEffect(const Finishing& f, std::int64_t row) {
       .Run();
 }
 
-// One transaction: when the delivery's marker exists only the acknowledgement, else the
-// status, the metrics, the effect, the marker and the acknowledgement. The outcome is
-// written even when nothing is pending any more.
+// In the caller's write transaction: when the delivery's marker exists only the
+// acknowledgement, else the status, the metrics, the effect, the marker and the
+// acknowledgement. The outcome is written even when nothing is pending any more.
+Status SqliteQueueSession::FinishStep(const Finishing& finishing, std::int64_t row) {
+  Finishing f = finishing;
+  f.now = NowUnixMillis();
+  // A Defer too: once the delivery's outcome is committed it schedules nothing.
+  Result<bool> done = Committed(row, f.now);
+  if (!done.ok()) return done.status();
+  if (*done) return Ack(row);
+  if (Status s = WriteStatus(f); !s.ok()) return s;
+  if (Status s = WriteMetrics(f); !s.ok()) return s;
+  if (Status s = WriteEffect(f, row); !s.ok()) return s;
+  return Ack(row);
+}
+
+Status SqliteQueueSession::NotAnEntryId(const std::string& id) {
+  return Status::Internal(db_.options().what + ": not an entry id: " + id);
+}
+
+// One transaction (FinishStep).
 Status SqliteQueueSession::Finish(const Finishing& finishing) {
   const std::int64_t row = SqliteRowId(finishing.end->delivery_id);
-  if (row < 0) {
-    return Status::Internal(db_.options().what +
-                            ": not an entry id: " + finishing.end->delivery_id);
-  }
-  return Write([&] {
-    Finishing f = finishing;
-    f.now = NowUnixMillis();
-    // A Defer too: once the delivery's outcome is committed it schedules nothing.
-    Result<bool> done = Committed(row, f.now);
-    if (!done.ok()) return done.status();
-    if (*done) return Ack(row);
-    if (Status s = WriteStatus(f); !s.ok()) return s;
-    if (Status s = WriteMetrics(f); !s.ok()) return s;
-    if (Status s = WriteEffect(f, row); !s.ok()) return s;
-    return Ack(row);
-  });
+  if (row < 0) return NotAnEntryId(finishing.end->delivery_id);
+  return Write([&] { return FinishStep(finishing, row); });
 }
 
 }  // namespace evt

@@ -1,6 +1,7 @@
-// PRIVATE: the QueueSession of queue_sqlite.h, split over two files: queue_sqlite.cc
-// (reading: groups, new, pending and claimed entries; leases; housekeeping) and
-// queue_sqlite_finish.cc (StartAttempt and the attempt-ending calls).
+// PRIVATE: the QueueSession of queue_sqlite.h, split over files: queue_sqlite.cc
+// (reading: groups, new, pending and claimed entries; leases; housekeeping),
+// queue_sqlite_finish.cc (StartAttempt and the attempt-ending calls) and
+// queue_sqlite_batch.cc (their batches, one transaction each, and Abandon).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,11 @@ class SqliteQueueSession : public QueueSession {
   Status FinishDead(const AttemptEnd& end, DeadReason reason, const std::string& raw) override;
   Status FinishDuplicate(const AttemptEnd& end) override;
   Status Defer(const Delivery& delivery, UnixMillis due) override;
+  // queue_sqlite_batch.cc
+  void FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out) override;
+  void StartAttempts(const std::vector<AttemptEnd>& attempts, Millis ttl, int max_starts,
+                     std::vector<Result<Lease>>* out) override;
+  Status Abandon(const AttemptEnd& end) override;
   Result<int> MoveDue(int max) override;
   Result<std::optional<UnixMillis>> NextDue() override;
   Result<std::optional<QueueDepth>> Depth() override;  // queue_sqlite_depth.cc
@@ -75,7 +81,13 @@ class SqliteQueueSession : public QueueSession {
   Status WriteStatus(const Finishing& f);
   Status WriteMetrics(const Finishing& f);
   Status WriteEffect(const Finishing& f, std::int64_t row);
+  Status FinishStep(const Finishing& f, std::int64_t row);
+  // One transaction of FinishStep.
   Status Finish(const Finishing& f);
+  // Internal: `id` is no entry id of this store.
+  Status NotAnEntryId(const std::string& id);
+  // The Finishing of `call` (queue_sqlite_batch.cc). REQUIRES: `call` outlives it.
+  static Finishing FinishingOf(const FinishCall& call);
 
   const SqliteQueueOptions& options_;
   const std::string& consumer_;
