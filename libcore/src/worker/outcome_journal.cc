@@ -227,7 +227,7 @@ std::unique_ptr<OutcomeJournal> OutcomeJournal::Adopt(int fd, const std::string&
   std::unique_ptr<OutcomeJournal> j(new OutcomeJournal(fd, path, scope));
   j->next_seq_ = contents.max_seq + 1;
   j->size_ = static_cast<off_t>(text.size());
-  for (auto& [seq, r] : contents.live) j->live_.push_back(std::move(r));
+  for (auto& [seq, r] : contents.live) j->live_.emplace(seq, std::move(r));
   if (j->live_.empty()) {
     j->Close();  // nothing to replay: removed
     return nullptr;
@@ -273,14 +273,15 @@ void OutcomeJournal::Close() {
   fd_ = -1;
 }
 
-Status OutcomeJournal::WriteLine(const std::string& json) {
+Status OutcomeJournal::WriteLine(const std::string& json) { return WriteText(JournalLine(json)); }
+
+Status OutcomeJournal::WriteText(const std::string& lines) {
   if (fd_ < 0) return Status::IOError("outcome journal " + path_ + ": closed");
-  const std::string line = JournalLine(json);
   off_t size_before = ::lseek(fd_, 0, SEEK_END);
-  if (!WriteAll(fd_, line, size_before)) {
+  if (!WriteAll(fd_, lines, size_before)) {
     return Status::IOError("outcome journal " + path_ + ": cannot write: " + Errno());
   }
-  size_ = size_before + static_cast<off_t>(line.size());
+  size_ = size_before + static_cast<off_t>(lines.size());
   return Status::Ok();
 }
 
@@ -294,7 +295,7 @@ Status OutcomeJournal::Rewrite() {
   int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return fail("create");
   std::string text;
-  for (const JournalRecord& r : live_) {
+  for (const auto& [seq, r] : live_) {
     text += JournalLine(JournalOutcomeJson(r, scope_));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || !WriteAll(fd, text, -1) || ::fdatasync(fd) != 0 ||
@@ -316,7 +317,8 @@ Status OutcomeJournal::WriteLocked(JournalRecord* record) {
   record->seq = next_seq_;
   if (Status s = WriteLine(JournalOutcomeJson(*record, scope_)); !s.ok()) return s;
   ++next_seq_;
-  live_.push_back(*record);  // before the sync, so that a Retire cannot empty the file now
+  live_.emplace(record->seq,
+                *record);  // before the sync, so that a Retire cannot empty the file now
   ++written_;
   return Status::Ok();
 }
@@ -351,11 +353,7 @@ bool OutcomeJournal::SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_
 // Not on disk for sure: committed without the journal (the lines may stay in the file;
 // replaying them later is harmless).
 void OutcomeJournal::ForgetLocked(const std::vector<std::uint64_t>& seqs) {
-  live_.erase(std::remove_if(live_.begin(), live_.end(),
-                             [&seqs](const JournalRecord& r) {
-                               return std::find(seqs.begin(), seqs.end(), r.seq) != seqs.end();
-                             }),
-              live_.end());
+  for (std::uint64_t seq : seqs) live_.erase(seq);
 }
 
 Status OutcomeJournal::Append(JournalRecord* record) {
@@ -378,14 +376,17 @@ Status OutcomeJournal::Sync(const std::vector<std::uint64_t>& seqs) {
   return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
 }
 
-Status OutcomeJournal::Retire(std::uint64_t seq) {
+Status OutcomeJournal::Retire(std::uint64_t seq) { return Retire(std::vector<std::uint64_t>{seq}); }
+
+Status OutcomeJournal::Retire(const std::vector<std::uint64_t>& seqs) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(live_.begin(), live_.end(),
-                         [seq](const JournalRecord& r) { return r.seq == seq; });
-  if (it == live_.end()) return Status::Ok();
-  live_.erase(it);
+  std::string lines;
+  for (std::uint64_t seq : seqs) {
+    if (live_.erase(seq) > 0) lines += JournalLine(JournalRetireJson(seq));
+  }
+  if (lines.empty()) return Status::Ok();
   if (live_.empty() && size_ > kEmptyBytes) {
-    // Nothing left to replay: compact to nothing instead of recording the retire.
+    // Nothing left to replay: compact to nothing instead of recording the retires.
     if (fd_ >= 0 && ::ftruncate(fd_, 0) == 0) {
       size_ = 0;
       return Status::Ok();
@@ -393,12 +394,15 @@ Status OutcomeJournal::Retire(std::uint64_t seq) {
   } else if (!live_.empty() && size_ > kRewriteBytes && !syncing_ && fd_ >= 0 && Rewrite().ok()) {
     return Status::Ok();  // the new file holds only what is live
   }
-  return WriteLine(JournalRetireJson(seq));
+  return WriteText(lines);
 }
 
 std::vector<JournalRecord> OutcomeJournal::Live() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return live_;
+  std::vector<JournalRecord> out;
+  out.reserve(live_.size());
+  for (const auto& [seq, r] : live_) out.push_back(r);
+  return out;
 }
 
 std::size_t OutcomeJournal::live_count() const {

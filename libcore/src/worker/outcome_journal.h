@@ -22,6 +22,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -94,6 +95,8 @@ class OutcomeJournal {
   // commit the store already holds (a no-op). When nothing in the file is live any more
   // and it is past 256 KiB, the file is emptied. IOError naming the file.
   Status Retire(std::uint64_t seq);
+  // Retire of each of `seqs`, in one write.
+  Status Retire(const std::vector<std::uint64_t>& seqs);
   // The records not retired yet, oldest first.
   std::vector<JournalRecord> Live() const;
   std::size_t live_count() const;
@@ -109,9 +112,10 @@ class OutcomeJournal {
   // cannot be read or holds nothing live.
   static std::unique_ptr<OutcomeJournal> Adopt(int fd, const std::string& path,
                                                const std::string& scope);
-  Status WriteLine(const std::string& json);  // REQUIRES: mu_ held
-  Status Rewrite();                           // REQUIRES: mu_ held, !syncing_
-  Status WriteLocked(JournalRecord* record);  // REQUIRES: mu_ held
+  Status WriteLine(const std::string& json);   // REQUIRES: mu_ held
+  Status WriteText(const std::string& lines);  // whole lines; REQUIRES: mu_ held
+  Status Rewrite();                            // REQUIRES: mu_ held, !syncing_
+  Status WriteLocked(JournalRecord* record);   // REQUIRES: mu_ held
   // Syncs every line written up to the `mine`-th; false when that sync failed.
   bool SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_t mine);
   void ForgetLocked(const std::vector<std::uint64_t>& seqs);  // REQUIRES: mu_ held
@@ -128,7 +132,7 @@ class OutcomeJournal {
   const std::string path_;
   const std::string scope_;
   std::uint64_t next_seq_ = 1;
-  std::vector<JournalRecord> live_;  // in seq order
+  std::map<std::uint64_t, JournalRecord> live_;  // by seq
 };
 
 }  // namespace evt

@@ -148,6 +148,15 @@ void WorkerLoop::CommitBatch(QueueSession& session, Batch& batch) {
   for (const PendingFinish& f : batch) calls.push_back(f.call);
   std::vector<Status> made;
   session.FinishAll(calls, &made);
+  std::vector<std::uint64_t> retire;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (made[i].ok() && batch[i].journaled) retire.push_back(batch[i].record.seq);
+  }
+  if (!retire.empty()) {
+    if (Status rs = journal_->Retire(retire); !rs.ok()) {
+      Note(LogLevel::kWarn, rs.message(), {{"consumer", consumer_}});
+    }
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (made[i].ok()) Finished(batch[i]);
   }
@@ -167,16 +176,11 @@ void WorkerLoop::CommitBatch(QueueSession& session, Batch& batch) {
   }
 }
 
-// A call of the batch that was made.
+// A call of the batch that was made (its journal record already retired).
 void WorkerLoop::Finished(PendingFinish& f) {
   if (!f.outcome) {
     observer_.OnAttemptEnded(f.call.end, f.what, f.reason);
     return;
-  }
-  if (f.journaled) {
-    if (Status rs = journal_->Retire(f.record.seq); !rs.ok()) {
-      Note(LogLevel::kWarn, rs.message(), {{"consumer", consumer_}});
-    }
   }
   Ended(f.record);
 }
