@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "evt/rfc3339.h"
 #include "redis/queue_redis_scripts.h"
 #include "redis/queue_redis_session.h"
 
@@ -13,6 +14,10 @@ namespace {
 
 const RedisScript& TakeLeaseScript() {
   static const RedisScript s(redis_scripts::kTakeLease);
+  return s;
+}
+const RedisScript& StartAllScript() {
+  static const RedisScript s(redis_scripts::kStartAll);
   return s;
 }
 const RedisScript& ReleaseLeaseScript() {
@@ -46,10 +51,8 @@ Result<LeaseState> LeaseStateOf(long long code) {
   }
 }
 
-// The Lease of a kTakeLease reply: {state, pttl, starts}.
-Result<Lease> LeaseFrom(const Result<ReplyPtr>& r) {
-  if (Status s = CheckedReply(r, "lease"); !s.ok()) return s;
-  const redisReply* reply = r->get();
+// The Lease of one {state, pttl, starts} reply of kTakeLease or kStartAll.
+Result<Lease> LeaseOf(const redisReply* reply) {
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
     return Status::Internal("lease: unexpected reply");
   }
@@ -60,6 +63,12 @@ Result<Lease> LeaseFrom(const Result<ReplyPtr>& r) {
   lease.remaining = Millis(std::max(0LL, ReplyInteger(reply->element[1])));
   lease.starts = ReplyInteger(reply->element[2]);
   return lease;
+}
+
+// The Lease of a kTakeLease reply.
+Result<Lease> LeaseFrom(const Result<ReplyPtr>& r) {
+  if (Status s = CheckedReply(r, "lease"); !s.ok()) return s;
+  return LeaseOf(r->get());
 }
 
 }  // namespace
@@ -90,16 +99,69 @@ Result<Lease> RedisQueueSession::StartAttempt(const AttemptEnd& a, Millis ttl, i
   return LeaseFrom(client_.Eval(TakeLeaseScript(), call.keys, call.args));
 }
 
-// One pipelined round trip; each lease is still its own run of the script.
+// One run of kStartAll for the batch; when it refuses the batch (a key of the wrong type
+// somewhere, nothing written), one pipelined run of kTakeLease per item, so that each gets
+// its own answer.
 void RedisQueueSession::StartAttempts(const std::vector<AttemptEnd>& attempts, Millis ttl,
                                       int max_starts, std::vector<Result<Lease>>* out) {
+  out->clear();
+  if (attempts.size() > 1) {
+    Result<ReplyPtr> r = client_.Eval(StartAllScript(), StartAllKeys(attempts),
+                                      StartAllArgs(attempts, ttl, max_starts));
+    if (!r.ok()) {
+      out->assign(attempts.size(), r.status());
+      return;
+    }
+    const redisReply* reply = r->get();
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == attempts.size()) {
+      for (std::size_t i = 0; i < reply->elements; ++i) {
+        out->push_back(LeaseOf(reply->element[i]));
+      }
+      return;
+    }
+    if (reply->type != REDIS_REPLY_ERROR) {
+      out->assign(attempts.size(), Status::Internal("lease: unexpected reply"));
+      return;
+    }
+  }
   std::vector<RedisClient::EvalArgs> runs;
   runs.reserve(attempts.size());
   for (const AttemptEnd& a : attempts) runs.push_back(StartArgs(a, ttl, max_starts));
   std::vector<Result<ReplyPtr>> replies;
   client_.EvalAll(TakeLeaseScript(), runs, &replies);
-  out->clear();
   for (const Result<ReplyPtr>& r : replies) out->push_back(LeaseFrom(r));
+}
+
+std::vector<std::string> RedisQueueSession::StartAllKeys(
+    const std::vector<AttemptEnd>& attempts) const {
+  std::vector<std::string> keys = {keys_.stream()};
+  keys.reserve(1 + 4 * attempts.size());
+  for (const AttemptEnd& a : attempts) {
+    keys.push_back(keys_.idem(a.idempotency_key));
+    keys.push_back(keys_.ev(a.event_id));
+    keys.push_back(keys_.fin(a.delivery_id));
+    keys.push_back(keys_.run(a.delivery_id));
+  }
+  return keys;
+}
+
+std::vector<std::string> RedisQueueSession::StartAllArgs(const std::vector<AttemptEnd>& attempts,
+                                                         Millis ttl, int max_starts) const {
+  std::vector<std::string> args = {options_.group,
+                                   TtlArg(ttl),
+                                   std::to_string(std::max(0, max_starts)),
+                                   std::to_string(kDeliveryKeyTtlMs),
+                                   consumer_,
+                                   FormatRfc3339Millis(NowUnixMillis())};
+  args.reserve(6 + 5 * attempts.size());
+  for (const AttemptEnd& a : attempts) {
+    args.push_back(a.lease_owner);
+    args.push_back(a.delivery_id);
+    args.push_back(a.event_type);
+    args.push_back(a.idempotency_key);
+    args.push_back(std::to_string(a.attempt));
+  }
+  return args;
 }
 
 // An attempt whose handler never started also gives its start back (run:<entry id>).

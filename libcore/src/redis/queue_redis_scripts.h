@@ -64,6 +64,72 @@ end
 return {0, 0, starts}
 )lua";
 
+// StartAttempt for a batch of deliveries, in one run: what kTakeLease does for each, in
+// order (a later item sees the leases of the earlier ones), after checking the keys of
+// ALL items first: a key of the wrong type (or a start count that is not a number) is an
+// error reply with nothing written, and the caller asks item by item instead. The entries
+// whose outcome was already committed are acknowledged with one XACK at the end.
+// KEYS: 1 stream, then per item 4: idem:<key>, ev:<id>, fin:<entry id>, run:<entry id>.
+// ARGV: 1 group, 2 lease ttl ms, 3 max starts (0: no limit), 4 ttl ms of the start count,
+//       5 consumer, 6 started_at, then per item 5: owner, entry id, event_type,
+//       idempotency key, attempt.
+// Returns one {state, pttl, starts} per item, as kTakeLease.
+inline constexpr const char* kStartAll = R"lua(#!lua
+local n = (#KEYS - 1) / 4
+local function wrong(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want
+  end
+end
+local bad = wrong(KEYS[1], 'stream')
+for i = 0, n - 1 do
+  local k = 2 + 4 * i
+  bad = bad or wrong(KEYS[k], 'string') or wrong(KEYS[k + 1], 'hash') or
+    wrong(KEYS[k + 3], 'string')
+  if not bad then
+    local c = redis.call('GET', KEYS[k + 3])
+    if c and not string.match(c, '^%d+$') then bad = 'WRONGTYPE ' .. KEYS[k + 3] .. ' is not a count' end
+  end
+  if bad then return redis.error_reply(bad .. '; nothing was written') end
+end
+local max = tonumber(ARGV[3])
+local out, acks = {}, {}
+for i = 0, n - 1 do
+  local k, a = 2 + 4 * i, 7 + 5 * i
+  local owner, id = ARGV[a], ARGV[a + 1]
+  if redis.call('EXISTS', KEYS[k + 2]) == 1 then
+    acks[#acks + 1] = id
+    out[#out + 1] = {3, 0, 0}
+  else
+    local v = redis.call('GET', KEYS[k])
+    local mine = 'running ' .. owner
+    if v == 'done' then
+      out[#out + 1] = {1, 0, 0}
+    elseif v and v ~= mine then
+      -- Owners are "<consumer> <entry id>": is the holder running this very entry?
+      local same = string.sub(v, -(#id + 1)) == ' ' .. id
+      out[#out + 1] = {same and 5 or 2, redis.call('PTTL', KEYS[k]), 0}
+    else
+      local starts = tonumber(redis.call('GET', KEYS[k + 3]) or '0')
+      if max > 0 and starts >= max then
+        out[#out + 1] = {4, 0, starts}
+      else
+        redis.call('SET', KEYS[k], mine, 'PX', ARGV[2])
+        starts = redis.call('INCR', KEYS[k + 3])
+        redis.call('PEXPIRE', KEYS[k + 3], ARGV[4])
+        redis.call('HSET', KEYS[k + 1], 'status', 'running', 'event_type', ARGV[a + 2],
+          'idempotency_key', ARGV[a + 3], 'attempts', ARGV[a + 4], 'consumer', ARGV[5],
+          'stream_id', id, 'started_at', ARGV[6])
+        out[#out + 1] = {0, 0, starts}
+      end
+    end
+  end
+end
+if #acks > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
+return out
+)lua";
+
 // Releases a lease if the owner still holds it. Only frees memory: runs under OOM too.
 // KEYS[1] idem key, KEYS[2] (optional) run:<entry id>: the handler of this attempt never
 // started, so its start is taken back (the count is lowered, never below 0).

@@ -111,8 +111,12 @@ class RedisQueueSession : public QueueSession {
   Status CountDeliveries(std::vector<Delivery>* ds);
   // The status hash fields of a `running` attempt.
   std::vector<std::string> RunningFields(const AttemptEnd& a) const;
-  // The keys and arguments of StartAttempt's run of kTakeLease.
+  // The keys and arguments of StartAttempt's run of kTakeLease, and of StartAttempts's
+  // run of kStartAll.
   RedisClient::EvalArgs StartArgs(const AttemptEnd& a, Millis ttl, int max_starts) const;
+  std::vector<std::string> StartAllKeys(const std::vector<AttemptEnd>& attempts) const;
+  std::vector<std::string> StartAllArgs(const std::vector<AttemptEnd>& attempts, Millis ttl,
+                                        int max_starts) const;
   // The keys and arguments of the finishing script for `m` (see kFinish in
   // queue_redis_scripts.h), and one run of it.
   RedisClient::EvalArgs FinishArgs(FinishMode m, const AttemptEnd& end, DeadReason reason,
