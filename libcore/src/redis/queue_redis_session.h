@@ -3,7 +3,8 @@
 //   queue_redis.cc               the queue, the session's connection and EnsureGroup;
 //   queue_redis_receive.cc       handing entries out: Receive, Claim, ReceivePending;
 //   queue_redis_lease.cc         idempotency leases: TakeLease ... StartAttempt, MarkRunning;
-//   queue_redis_finish.cc        the attempt-ending calls (one Lua script each) and Defer;
+//   queue_redis_finish.cc        the attempt-ending calls (one Lua script each), Defer, and
+//                                FinishAll (one script for a whole batch);
 //   queue_redis_housekeeping.cc  MoveDue, NextDue, Depth, Heartbeat, Leave, Trim.
 #pragma once
 
