@@ -13,6 +13,7 @@
 #include "evt/metrics.h"
 #include "queue_fixture.h"
 #include "redis/queue_redis.h"
+#include "redis/queue_redis_session.h"
 
 using evt::testing::EventJson;
 using evt::testing::QueueFixture;
@@ -320,6 +321,41 @@ TEST_CASE("Redis FinishAll: a key of the wrong type fails its call alone, nothin
   const Dump d = DumpQueue(q, calls, true);
   CHECK(d.at("m:* t.x|outcome:done") == "2");
   CHECK(d.at("m:* t.x|attempts") == "2");
+}
+
+TEST_CASE("Redis FinishAll: a batch longer than one script run takes is split into runs",
+          "[queue][finish_all]") {
+  QueueFixture f;
+  NamedQueue q(f, "q1");
+  const int n = static_cast<int>(kMaxBatchRun) + 500;
+  std::vector<std::string> xadd = {"XADD", q.Key("stream"), "*", "event", ""};
+  for (int i = 0; i < n; ++i) {
+    xadd[4] = EventJson("e" + std::to_string(i), "k" + std::to_string(i));
+    f.Cmd(xadd);
+  }
+  REQUIRE(q.session->EnsureGroup().ok());
+  std::vector<Delivery> ds;
+  REQUIRE(q.session->Receive(n, Millis(1000), &ds).ok());
+  REQUIRE(static_cast<int>(ds.size()) == n);
+  std::vector<FinishCall> calls;
+  for (int i = 0; i < n; ++i) {
+    AttemptEnd end = EndFor(ds[i], "e" + std::to_string(i), "k" + std::to_string(i));
+    end.lease_owner = "";
+    calls.push_back(Call(FinishCall::Kind::kDone, end));
+  }
+  f.Cmd({"CONFIG", "RESETSTAT"});
+  int ok = 0;
+  for (const Status& s : FinishAll(*q.session, calls)) ok += s.ok() ? 1 : 0;
+  CHECK(ok == n);
+  CHECK(Calls(f, "xack") == 2);
+  CHECK(q.Pending() == 0);
+  long long done = 0;
+  ReplyPtr keys = f.Cmd({"KEYS", q.Key("m:*")});
+  for (std::size_t k = 0; k < keys->elements; ++k) {
+    done += std::atoll(f.Hash(ReplyString(keys->element[k]))["t.x|outcome:done"].c_str());
+  }
+  CHECK(done == n);
+  CHECK(f.Str({"GET", q.Key("idem:k") + std::to_string(n - 1)}) == "done");
 }
 
 }  // namespace evt

@@ -3,6 +3,7 @@
 // record with the delivery's commit marker, and acknowledges last; with the marker already
 // there it only acknowledges. A batch of them (FinishAll) is one run of kFinishAll, with
 // the same effects per call. This file builds the scripts' arguments.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -84,14 +85,13 @@ RedisClient::EvalArgs BatchArgs(const std::vector<RedisClient::EvalArgs>& runs) 
   return batch;
 }
 
-// The statuses of the calls from the reply of their run of kFinishAll: OK each when it ran
+// Appends the statuses of the calls from the reply of their run of kFinishAll: OK each when it ran
 // (1 written, 0 only acknowledged), the one Unavailable when Redis did not take it (or
 // the connection failed: it may or may not have run). False when the reply says nothing
 // of each call (a key of the wrong type: nothing was written; any other error): then
 // each call is made on its own.
 bool BatchStatuses(const Result<ReplyPtr>& reply, const std::vector<FinishMode>& modes,
                    std::vector<Status>* out) {
-  out->clear();
   const Status s = CheckedReply(reply, "finish all");
   if (s.kind() == Status::Kind::kUnavailable) {
     for (FinishMode m : modes) {
@@ -101,7 +101,7 @@ bool BatchStatuses(const Result<ReplyPtr>& reply, const std::vector<FinishMode>&
   }
   const redisReply* r = s.ok() ? reply->get() : nullptr;
   if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != modes.size()) return false;
-  out->assign(modes.size(), Status::Ok());
+  out->insert(out->end(), modes.size(), Status::Ok());
   return true;
 }
 
@@ -238,24 +238,35 @@ Status RedisQueueSession::Finish(FinishMode m, const AttemptEnd& end, DeadReason
                       std::string("finish ") + ModeName(m));
 }
 
-// One run of kFinishAll for a batch of more than one call; when it says nothing of each
-// call (see BatchStatuses), or for a single call, one pipelined round trip of kFinish
-// runs, each call atomic alone with its own answer.
+// Runs of kFinishAll of at most kMaxBatchRun calls each (see FinishChunk).
 void RedisQueueSession::FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out) {
   const UnixMillis now = NowUnixMillis();
+  out->clear();
+  out->reserve(calls.size());
+  for (std::size_t from = 0; from < calls.size(); from += kMaxBatchRun) {
+    const std::size_t n = std::min(kMaxBatchRun, calls.size() - from);
+    FinishChunk(&calls[from], n, now, out);
+  }
+}
+
+// One run of kFinishAll for more than one call; when it says nothing of each call (see
+// BatchStatuses), or for a single call, one pipelined round trip of kFinish runs, each
+// call atomic alone with its own answer.
+void RedisQueueSession::FinishChunk(const FinishCall* calls, std::size_t n, UnixMillis now,
+                                    std::vector<Status>* out) {
   std::vector<RedisClient::EvalArgs> runs;
   std::vector<FinishMode> modes;
-  runs.reserve(calls.size());
-  for (const FinishCall& c : calls) {
-    const FinishMode m = ModeOf(c.kind);
+  runs.reserve(n);
+  for (const FinishCall* c = calls; c != calls + n; ++c) {
+    const FinishMode m = ModeOf(c->kind);
     modes.push_back(m);
     AttemptEnd end;
-    const AttemptEnd* e = &c.end;
+    const AttemptEnd* e = &c->end;
     if (m == FinishMode::kDefer) {  // as Defer: nothing but the entry id
-      end.delivery_id = c.end.delivery_id;
+      end.delivery_id = c->end.delivery_id;
       e = &end;
     }
-    runs.push_back(FinishArgs(m, *e, c.reason, c.raw, c.due, now));
+    runs.push_back(FinishArgs(m, *e, c->reason, c->raw, c->due, now));
   }
   if (runs.size() > 1) {
     RedisClient::EvalArgs batch = BatchArgs(runs);
@@ -265,7 +276,6 @@ void RedisQueueSession::FinishAll(const std::vector<FinishCall>& calls, std::vec
   }
   std::vector<Result<ReplyPtr>> replies;
   client_.EvalAll(FinishScript(), runs, &replies);
-  out->clear();
   for (std::size_t i = 0; i < replies.size(); ++i) {
     out->push_back(CheckedReply(replies[i], std::string("finish ") + ModeName(modes[i])));
   }
