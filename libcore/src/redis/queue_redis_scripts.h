@@ -185,13 +185,12 @@ return 1
 //       entry id, mode, lease owner ("" = none), due ms, raw event, and kFinish's three
 //       counted lists (status hash, metric increments, dead letter).
 inline constexpr const char* kFinishAll = R"lua(#!lua
+-- A counted list is kept as where its pairs start in ARGV and how many values it has.
 local i, items = 5, {}
 local function list()
-  local n = tonumber(ARGV[i])
-  local out = {}
-  for j = 1, 2 * n do out[j] = ARGV[i + j] end
-  i = i + 1 + 2 * n
-  return out
+  local n = 2 * tonumber(ARGV[i])
+  i = i + 1 + n
+  return i - n, n
 end
 while i <= #ARGV do
   local k = 3 + 5 * #items
@@ -199,7 +198,9 @@ while i <= #ARGV do
               raw = ARGV[i + 4], ev = KEYS[k + 1], idem = KEYS[k + 2], m = KEYS[k + 3],
               fin = KEYS[k + 4], run = KEYS[k + 5]}
   i = i + 5
-  it.hash, it.incr, it.dead = list(), list(), list()
+  it.hash, it.nhash = list()
+  it.incr, it.nincr = list()
+  it.dead, it.ndead = list()
   it.release = (it.mode == 'retry' or it.mode == 'dead') and it.owner ~= ''
   items[#items + 1] = it
 end
@@ -220,20 +221,20 @@ end
 -- Metrics hashes in order of first use, each with its fields (union), their sums over the
 -- items that write, and whether any item writes to it.
 local mkeys, metrics = {}, {}
-local function count(key, incr, add)
+local function count(key, it, add)
   local m = metrics[key]
   if not m then
     m = {fields = {}, seen = {}, sum = {}, any = false}
     metrics[key] = m
     mkeys[#mkeys + 1] = key
   end
-  for j = 1, #incr, 2 do
-    local f = incr[j]
+  for j = it.incr, it.incr + it.nincr - 1, 2 do
+    local f = ARGV[j]
     if not m.seen[f] then
       m.seen[f] = true
       m.fields[#m.fields + 1] = f
     end
-    if add then m.sum[f] = (m.sum[f] or 0) + tonumber(incr[j + 1]) end
+    if add then m.sum[f] = (m.sum[f] or 0) + tonumber(ARGV[j + 1]) end
   end
   m.any = m.any or add
 end
@@ -241,10 +242,10 @@ local bad = wrong(KEYS[1], 'stream')
 for _, it in ipairs(items) do
   if bad then break end
   local mode = it.mode
-  if #it.hash > 0 then bad = wrong(it.ev, 'hash') end
-  if not bad and #it.incr > 0 then
+  if it.nhash > 0 then bad = wrong(it.ev, 'hash') end
+  if not bad and it.nincr > 0 then
     bad = wrong(it.m, 'hash')
-    count(it.m, it.incr, false)
+    count(it.m, it, false)
   end
   if not bad and it.release then bad = wrong(it.idem, 'string') end
   if not bad and (mode == 'retry' or mode == 'defer') then bad = wrong(KEYS[2], 'zset') end
@@ -267,7 +268,7 @@ local marked, out, ids = {}, {}, {}
 for n, it in ipairs(items) do
   it.write = not marked[it.fin] and redis.call('EXISTS', it.fin) == 0
   if it.write and it.mode ~= 'defer' then marked[it.fin] = true end
-  if it.write and #it.incr > 0 then count(it.m, it.incr, true) end
+  if it.write and it.nincr > 0 then count(it.m, it, true) end
   out[n] = it.write and 1 or 0
   ids[n] = it.id
 end
@@ -284,8 +285,8 @@ local runs = {}
 for _, it in ipairs(items) do
   local mode = it.mode
   if it.write then
-    if #it.hash > 0 then
-      redis.call('HSET', it.ev, unpack(it.hash))
+    if it.nhash > 0 then
+      redis.call('HSET', it.ev, unpack(ARGV, it.hash, it.hash + it.nhash - 1))
       if mode == 'done' or mode == 'dead' or mode == 'duplicate' then
         redis.call('PEXPIRE', it.ev, ARGV[2])
       end
@@ -295,7 +296,7 @@ for _, it in ipairs(items) do
     elseif mode == 'retry' or mode == 'defer' then
       redis.call('ZADD', KEYS[2], it.due, it.raw)
     elseif mode == 'dead' then
-      redis.call('XADD', KEYS[3], '*', unpack(it.dead))
+      redis.call('XADD', KEYS[3], '*', unpack(ARGV, it.dead, it.dead + it.ndead - 1))
     end
     if it.release and redis.call('GET', it.idem) == 'running ' .. it.owner then
       redis.call('DEL', it.idem)
