@@ -1,7 +1,9 @@
 // The attempt-ending calls. Each is ONE run of the finishing script (kFinish): it checks
 // every key first, writes the status hash, the metrics and the retry, dead letter or done
 // record with the delivery's commit marker, and acknowledges last; with the marker already
-// there it only acknowledges. This file builds the script's arguments.
+// there it only acknowledges. A batch of them (FinishAll) is one run of kFinishAll, with
+// the same effects per call. This file builds the scripts' arguments.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,11 @@ constexpr std::size_t kMaxErrorBytes = 1024;
 
 const RedisScript& FinishScript() {
   static const RedisScript s(redis_scripts::kFinish);
+  return s;
+}
+
+const RedisScript& FinishAllScript() {
+  static const RedisScript s(redis_scripts::kFinishAll);
   return s;
 }
 
@@ -57,6 +64,45 @@ std::string Bounded(const std::string& s) {
   std::size_t n = kMaxErrorBytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
   return s.substr(0, n) + "...";
+}
+
+// kFinishAll's keys and arguments, from kFinish's of each call (FinishArgs; all of them
+// share the stream, delayed and dlq keys, the group and the three ttls). kFinish takes
+// KEYS 1 stream, 2 ev, 3 idem, 4 m, 5 delayed, 6 dlq, 7 fin, 8 run and ARGV 1 group,
+// 2 entry id, 3 mode, 4 owner, 5 idempotency ttl, 6 metrics ttl, 7 due, 8 raw, 9 marker
+// ttl, 10.. the three counted lists.
+RedisClient::EvalArgs BatchArgs(const std::vector<RedisClient::EvalArgs>& runs) {
+  const RedisClient::EvalArgs& first = runs.front();
+  RedisClient::EvalArgs batch;
+  batch.keys = {first.keys[0], first.keys[4], first.keys[5]};
+  batch.args = {first.args[0], first.args[4], first.args[5], first.args[8]};
+  batch.keys.reserve(3 + 5 * runs.size());
+  for (const RedisClient::EvalArgs& r : runs) {
+    for (std::size_t k : {1, 2, 3, 6, 7}) batch.keys.push_back(r.keys[k]);
+    for (std::size_t a : {1, 2, 3, 6, 7}) batch.args.push_back(r.args[a]);
+    batch.args.insert(batch.args.end(), r.args.begin() + 9, r.args.end());
+  }
+  return batch;
+}
+
+// Appends the statuses of the calls from the reply of their run of kFinishAll: OK each when it ran
+// (1 written, 0 only acknowledged), the one Unavailable when Redis did not take it (or
+// the connection failed: it may or may not have run). False when the reply says nothing
+// of each call (a key of the wrong type: nothing was written; any other error): then
+// each call is made on its own.
+bool BatchStatuses(const Result<ReplyPtr>& reply, const std::vector<FinishMode>& modes,
+                   std::vector<Status>* out) {
+  const Status s = CheckedReply(reply, "finish all");
+  if (s.kind() == Status::Kind::kUnavailable) {
+    for (FinishMode m : modes) {
+      out->push_back(CheckedReply(reply, std::string("finish ") + ModeName(m)));
+    }
+    return true;
+  }
+  const redisReply* r = s.ok() ? reply->get() : nullptr;
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != modes.size()) return false;
+  out->insert(out->end(), modes.size(), Status::Ok());
+  return true;
 }
 
 }  // namespace
@@ -192,26 +238,44 @@ Status RedisQueueSession::Finish(FinishMode m, const AttemptEnd& end, DeadReason
                       std::string("finish ") + ModeName(m));
 }
 
-// One pipelined round trip: each call is still its own run of the script, atomic alone.
+// Runs of kFinishAll of at most kMaxBatchRun calls each (see FinishChunk).
 void RedisQueueSession::FinishAll(const std::vector<FinishCall>& calls, std::vector<Status>* out) {
   const UnixMillis now = NowUnixMillis();
+  out->clear();
+  out->reserve(calls.size());
+  for (std::size_t from = 0; from < calls.size(); from += kMaxBatchRun) {
+    const std::size_t n = std::min(kMaxBatchRun, calls.size() - from);
+    FinishChunk(&calls[from], n, now, out);
+  }
+}
+
+// One run of kFinishAll for more than one call; when it says nothing of each call (see
+// BatchStatuses), or for a single call, one pipelined round trip of kFinish runs, each
+// call atomic alone with its own answer.
+void RedisQueueSession::FinishChunk(const FinishCall* calls, std::size_t n, UnixMillis now,
+                                    std::vector<Status>* out) {
   std::vector<RedisClient::EvalArgs> runs;
   std::vector<FinishMode> modes;
-  runs.reserve(calls.size());
-  for (const FinishCall& c : calls) {
-    const FinishMode m = ModeOf(c.kind);
+  runs.reserve(n);
+  for (const FinishCall* c = calls; c != calls + n; ++c) {
+    const FinishMode m = ModeOf(c->kind);
     modes.push_back(m);
     AttemptEnd end;
-    const AttemptEnd* e = &c.end;
+    const AttemptEnd* e = &c->end;
     if (m == FinishMode::kDefer) {  // as Defer: nothing but the entry id
-      end.delivery_id = c.end.delivery_id;
+      end.delivery_id = c->end.delivery_id;
       e = &end;
     }
-    runs.push_back(FinishArgs(m, *e, c.reason, c.raw, c.due, now));
+    runs.push_back(FinishArgs(m, *e, c->reason, c->raw, c->due, now));
+  }
+  if (runs.size() > 1) {
+    RedisClient::EvalArgs batch = BatchArgs(runs);
+    if (BatchStatuses(client_.Eval(FinishAllScript(), batch.keys, batch.args), modes, out)) {
+      return;
+    }
   }
   std::vector<Result<ReplyPtr>> replies;
   client_.EvalAll(FinishScript(), runs, &replies);
-  out->clear();
   for (std::size_t i = 0; i < replies.size(); ++i) {
     out->push_back(CheckedReply(replies[i], std::string("finish ") + ModeName(modes[i])));
   }

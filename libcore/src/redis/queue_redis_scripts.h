@@ -233,6 +233,151 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return 1
 )lua";
 
+// The attempt-ending calls of a whole batch (FinishAll) in ONE run: for each item exactly
+// the effects kFinish has for it, run after one another in batch order, with fewer
+// commands. It first checks every key any item will write, as kFinish does for one (each
+// distinct key once; the metric counters once per metrics hash, over the union of the
+// fields); a wrong one is an error reply (WRONGTYPE ...) with NOTHING written, and the
+// caller falls back to one kFinish run per item, so each gets its own answer. Then an item
+// whose commit marker exists (before the run, or written by an earlier item of the batch)
+// is only acknowledged; every other item gets kFinish's writes, except that the metric
+// increments of all of them are summed into one HINCRBY per field and one EXPIRE per
+// metrics hash (written first, as kFinish writes them before the marker), the start counts
+// go in one DEL and the entries are acknowledged in one XACK, LAST. Returns one number per
+// item, as kFinish: 1 written, 0 only acknowledged.
+// KEYS: 1 stream, 2 delayed, 3 dlq, then five per item: ev:<id>, idem:<key>, m:<minute>,
+//       fin:<entry id>, run:<entry id>
+// ARGV: 1 group, 2 idempotency ttl ms, 3 metrics ttl s, 4 marker ttl ms, then per item:
+//       entry id, mode, lease owner ("" = none), due ms, raw event, and kFinish's three
+//       counted lists (status hash, metric increments, dead letter).
+inline constexpr const char* kFinishAll = R"lua(#!lua
+-- A counted list is kept as where its pairs start in ARGV and how many values it has.
+local i, items = 5, {}
+local function list()
+  local n = 2 * tonumber(ARGV[i])
+  i = i + 1 + n
+  return i - n, n
+end
+while i <= #ARGV do
+  local k = 3 + 5 * #items
+  local it = {id = ARGV[i], mode = ARGV[i + 1], owner = ARGV[i + 2], due = ARGV[i + 3],
+              raw = ARGV[i + 4], ev = KEYS[k + 1], idem = KEYS[k + 2], m = KEYS[k + 3],
+              fin = KEYS[k + 4], run = KEYS[k + 5]}
+  i = i + 5
+  it.hash, it.nhash = list()
+  it.incr, it.nincr = list()
+  it.dead, it.ndead = list()
+  it.release = (it.mode == 'retry' or it.mode == 'dead') and it.owner ~= ''
+  items[#items + 1] = it
+end
+if #items == 0 or #KEYS ~= 3 + 5 * #items then
+  return redis.error_reply('ERR finish all: ' .. #KEYS .. ' keys for ' .. #items .. ' items')
+end
+local types = {}
+local function wrong(key, want)
+  local t = types[key]
+  if not t then
+    t = redis.call('TYPE', key)['ok']
+    types[key] = t
+  end
+  if t ~= 'none' and t ~= want then
+    return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want
+  end
+end
+-- Metrics hashes in order of first use, each with its fields (union), their sums over the
+-- items that write, and whether any item writes to it.
+local mkeys, metrics = {}, {}
+local function count(key, it, add)
+  local m = metrics[key]
+  if not m then
+    m = {fields = {}, seen = {}, sum = {}, any = false}
+    metrics[key] = m
+    mkeys[#mkeys + 1] = key
+  end
+  for j = it.incr, it.incr + it.nincr - 1, 2 do
+    local f = ARGV[j]
+    if not m.seen[f] then
+      m.seen[f] = true
+      m.fields[#m.fields + 1] = f
+    end
+    if add then m.sum[f] = (m.sum[f] or 0) + tonumber(ARGV[j + 1]) end
+  end
+  m.any = m.any or add
+end
+local bad = wrong(KEYS[1], 'stream')
+for _, it in ipairs(items) do
+  if bad then break end
+  local mode = it.mode
+  if it.nhash > 0 then bad = wrong(it.ev, 'hash') end
+  if not bad and it.nincr > 0 then
+    bad = wrong(it.m, 'hash')
+    count(it.m, it, false)
+  end
+  if not bad and it.release then bad = wrong(it.idem, 'string') end
+  if not bad and (mode == 'retry' or mode == 'defer') then bad = wrong(KEYS[2], 'zset') end
+  if not bad and mode == 'dead' then bad = wrong(KEYS[3], 'stream') end
+end
+for _, key in ipairs(mkeys) do
+  if bad then break end
+  local fields = metrics[key].fields
+  local now = redis.call('HMGET', key, unpack(fields))
+  for j = 1, #fields do
+    if now[j] and not string.match(now[j], '^%-?%d+$') then
+      bad = 'WRONGTYPE ' .. key .. ' field ' .. fields[j] .. ' is not a number'
+      break
+    end
+  end
+end
+if bad then return redis.error_reply(bad .. '; nothing was written') end
+-- Which items write: no marker yet, and no earlier item of the batch writes it.
+local marked, out, ids = {}, {}, {}
+for n, it in ipairs(items) do
+  it.write = not marked[it.fin] and redis.call('EXISTS', it.fin) == 0
+  if it.write and it.mode ~= 'defer' then marked[it.fin] = true end
+  if it.write and it.nincr > 0 then count(it.m, it, true) end
+  out[n] = it.write and 1 or 0
+  ids[n] = it.id
+end
+for _, key in ipairs(mkeys) do
+  local m = metrics[key]
+  if m.any then
+    for _, f in ipairs(m.fields) do
+      if m.sum[f] then redis.call('HINCRBY', key, f, string.format('%d', m.sum[f])) end
+    end
+    redis.call('EXPIRE', key, ARGV[3])
+  end
+end
+local runs = {}
+for _, it in ipairs(items) do
+  local mode = it.mode
+  if it.write then
+    if it.nhash > 0 then
+      redis.call('HSET', it.ev, unpack(ARGV, it.hash, it.hash + it.nhash - 1))
+      if mode == 'done' or mode == 'dead' or mode == 'duplicate' then
+        redis.call('PEXPIRE', it.ev, ARGV[2])
+      end
+    end
+    if mode == 'done' then
+      redis.call('SET', it.idem, 'done', 'PX', ARGV[2])
+    elseif mode == 'retry' or mode == 'defer' then
+      redis.call('ZADD', KEYS[2], it.due, it.raw)
+    elseif mode == 'dead' then
+      redis.call('XADD', KEYS[3], '*', unpack(ARGV, it.dead, it.dead + it.ndead - 1))
+    end
+    if it.release and redis.call('GET', it.idem) == 'running ' .. it.owner then
+      redis.call('DEL', it.idem)
+    end
+    if mode ~= 'defer' then
+      redis.call('SET', it.fin, mode, 'PX', ARGV[4])
+      runs[#runs + 1] = it.run
+    end
+  end
+end
+if #runs > 0 then redis.call('DEL', unpack(runs)) end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+return out
+)lua";
+
 // Moves due events from the delayed set into the stream: XADD and ZREM in one script, so
 // workers running it at once move each event exactly once. A wrong key type fails at the
 // first XADD, before anything is written.

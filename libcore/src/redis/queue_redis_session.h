@@ -3,7 +3,8 @@
 //   queue_redis.cc               the queue, the session's connection and EnsureGroup;
 //   queue_redis_receive.cc       handing entries out: Receive, Claim, ReceivePending;
 //   queue_redis_lease.cc         idempotency leases: TakeLease ... StartAttempt, MarkRunning;
-//   queue_redis_finish.cc        the attempt-ending calls (one Lua script each) and Defer;
+//   queue_redis_finish.cc        the attempt-ending calls (one Lua script each), Defer, and
+//                                FinishAll (one script for a whole batch);
 //   queue_redis_housekeeping.cc  MoveDue, NextDue, Depth, Heartbeat, Leave, Trim.
 #pragma once
 
@@ -23,6 +24,11 @@ namespace evt {
 // Life of a delivery's commit marker (fin:) and start count (run:): longer than any
 // repeat of a commit (a lost reply, a replayed outcome) or redelivery we guard against.
 inline constexpr long long kDeliveryKeyTtlMs = 24LL * 3600 * 1000;
+
+// The most calls one run of the batch finishing script (kFinishAll) takes: it
+// acknowledges them in one XACK, and Lua's stack bounds the arguments of one command
+// (about 8000). FinishAll splits longer batches.
+inline constexpr std::size_t kMaxBatchRun = 1000;
 
 // How an attempt ends: the `mode` of the finishing script (queue_redis_finish.cc).
 enum class FinishMode { kDone, kRetry, kDead, kDuplicate, kDefer };
@@ -123,6 +129,9 @@ class RedisQueueSession : public QueueSession {
                                    const std::string& raw, UnixMillis due, UnixMillis now) const;
   Status Finish(FinishMode m, const AttemptEnd& end, DeadReason reason, const std::string& raw,
                 UnixMillis due);
+  // FinishAll of calls[0..n), n <= kMaxBatchRun: appends one status per call to `*out`.
+  void FinishChunk(const FinishCall* calls, std::size_t n, UnixMillis now,
+                   std::vector<Status>* out);
   // Its three field lists: the status hash, the metric increments, the dead letter.
   std::vector<std::string> StatusFields(FinishMode m, const AttemptEnd& end, DeadReason reason,
                                         UnixMillis due, UnixMillis now) const;
