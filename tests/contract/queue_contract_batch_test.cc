@@ -292,7 +292,7 @@ TEST_CASE(
 
 TEST_CASE(
     "Abandon of an attempt whose handler never started takes its start back, "
-    "once; one that ran keeps it",
+    "once, and one that ran keeps it",
     "[contract]") {
   FOR_EACH_QUEUE(impl, nullptr) {
     std::unique_ptr<QueueHarness> h = impl.make();

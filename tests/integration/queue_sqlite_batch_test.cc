@@ -53,7 +53,7 @@ FinishCall Done(const AttemptEnd& end) {
 }  // namespace
 
 TEST_CASE(
-    "sqlite: FinishAll is one transaction; when one item fails it is rolled back and "
+    "sqlite: FinishAll is one transaction, and when one item fails it is rolled back and "
     "each item is made alone",
     "[sqlite]") {
   SqliteQueueFixture f;
@@ -94,7 +94,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "sqlite: StartAttempts is one transaction; when one item fails each is made alone "
+    "sqlite: StartAttempts is one transaction, and when one item fails each is made alone "
     "and the failed one counts no start",
     "[sqlite]") {
   SqliteQueueFixture f;
