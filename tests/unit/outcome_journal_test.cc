@@ -404,40 +404,36 @@ TEST_CASE("outcome journal: a journal that never empties is rewritten and stays 
 
 }  // namespace
 
-TEST_CASE("outcome journal: written outcomes are in the file before Sync, live, and synced once") {
+TEST_CASE("outcome journal: a batch of outcomes is appended in one go, each with its seq") {
   TempDir dir;
   auto j = Create(dir.path);
+  JournalRecord first = Done("0-1");
+  REQUIRE(j->Append(&first).ok());
   JournalRecord a = Done("1-0"), b = Done("2-0");
-  REQUIRE(j->Write(&a).ok());
-  REQUIRE(j->Write(&b).ok());
-  CHECK(a.seq == 1);
-  CHECK(b.seq == 2);
-  // A crash of the process after Write keeps them: they are in the file already.
+  REQUIRE(j->Append(std::vector<JournalRecord*>{&a, &b}).ok());
+  CHECK(a.seq == 2);
+  CHECK(b.seq == 3);
   std::string text = Read(j->path());
   CHECK(text.find("\"delivery_id\":\"1-0\"") != std::string::npos);
   CHECK(text.find("\"delivery_id\":\"2-0\"") != std::string::npos);
-  CHECK(j->live_count() == 2);
-  REQUIRE(j->Sync({a.seq, b.seq}).ok());
-  CHECK(j->live_count() == 2);
-  REQUIRE(j->Retire(a.seq).ok());
-  REQUIRE(j->Retire(b.seq).ok());
-  CHECK(j->live_count() == 0);
+  CHECK(j->live_count() == 3);
+  REQUIRE(j->Retire(std::vector<std::uint64_t>{a.seq, b.seq, 99}).ok());
+  CHECK(j->live_count() == 1);
+  CHECK(j->Live().at(0).end.delivery_id == "0-1");
 }
 
-TEST_CASE("outcome journal: written outcomes of a stopped process are adopted") {
+TEST_CASE("outcome journal: a batch of a stopped process is adopted whole") {
   TempDir dir;
-  const std::string path = [&] {
+  {
     auto j = Create(dir.path);
-    JournalRecord a = Done("7-0");
-    REQUIRE(j->Write(&a).ok());
-    std::string p = j->path();
-    j->Close();  // live: kept for the next start
-    return p;
-  }();
+    JournalRecord a = Done("7-0"), b = Done("8-0");
+    REQUIRE(j->Append(std::vector<JournalRecord*>{&a, &b}).ok());
+    REQUIRE(j->Retire(a.seq).ok());
+    j->Close();  // one live: kept for the next start
+  }
   auto adopted = Adopt(dir.path);
   REQUIRE(adopted.size() == 1);
   std::vector<JournalRecord> live = adopted[0]->Live();
   REQUIRE(live.size() == 1);
-  CHECK(live[0].end.delivery_id == "7-0");
-  CHECK(adopted[0]->path() == path);
+  CHECK(live[0].end.delivery_id == "8-0");
 }

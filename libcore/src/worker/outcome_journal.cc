@@ -277,7 +277,7 @@ Status OutcomeJournal::WriteLine(const std::string& json) { return WriteText(Jou
 
 Status OutcomeJournal::WriteText(const std::string& lines) {
   if (fd_ < 0) return Status::IOError("outcome journal " + path_ + ": closed");
-  off_t size_before = ::lseek(fd_, 0, SEEK_END);
+  const off_t size_before = size_;  // O_APPEND, and no one else writes the file
   if (!WriteAll(fd_, lines, size_before)) {
     return Status::IOError("outcome journal " + path_ + ": cannot write: " + Errno());
   }
@@ -313,16 +313,6 @@ Status OutcomeJournal::Rewrite() {
   return Status::Ok();
 }
 
-Status OutcomeJournal::WriteLocked(JournalRecord* record) {
-  record->seq = next_seq_;
-  if (Status s = WriteLine(JournalOutcomeJson(*record, scope_)); !s.ok()) return s;
-  ++next_seq_;
-  live_.emplace(record->seq,
-                *record);  // before the sync, so that a Retire cannot empty the file now
-  ++written_;
-  return Status::Ok();
-}
-
 // Group commit: one fdatasync covers every line written before it started, so threads
 // that finish at once wait for one sync, not for one each.
 bool OutcomeJournal::SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_t mine) {
@@ -350,29 +340,26 @@ bool OutcomeJournal::SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_
   return failed_ < mine;
 }
 
-// Not on disk for sure: committed without the journal (the lines may stay in the file;
-// replaying them later is harmless).
-void OutcomeJournal::ForgetLocked(const std::vector<std::uint64_t>& seqs) {
-  for (std::uint64_t seq : seqs) live_.erase(seq);
-}
-
 Status OutcomeJournal::Append(JournalRecord* record) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (Status s = WriteLocked(record); !s.ok()) return s;
-  if (SyncLocked(lock, written_)) return Status::Ok();
-  ForgetLocked({record->seq});
-  return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
+  return Append(std::vector<JournalRecord*>{record});
 }
 
-Status OutcomeJournal::Write(JournalRecord* record) {
-  std::lock_guard<std::mutex> lock(mu_);
-  return WriteLocked(record);
-}
-
-Status OutcomeJournal::Sync(const std::vector<std::uint64_t>& seqs) {
+Status OutcomeJournal::Append(const std::vector<JournalRecord*>& records) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (SyncLocked(lock, written_)) return Status::Ok();
-  ForgetLocked(seqs);
+  std::string lines;
+  std::uint64_t seq = next_seq_;
+  for (JournalRecord* r : records) {
+    r->seq = seq++;
+    lines += JournalLine(JournalOutcomeJson(*r, scope_));
+  }
+  if (Status s = WriteText(lines); !s.ok()) return s;
+  next_seq_ = seq;
+  // Live before the sync, so that a Retire cannot empty the file now.
+  for (JournalRecord* r : records) live_.emplace(r->seq, *r);
+  if (SyncLocked(lock, ++written_)) return Status::Ok();
+  // Not on disk for sure: committed without the journal (the lines may stay in the file;
+  // replaying them later is harmless).
+  for (JournalRecord* r : records) live_.erase(r->seq);
   return Status::IOError("outcome journal " + path_ + ": cannot sync: " + sync_error_);
 }
 

@@ -84,13 +84,9 @@ class OutcomeJournal {
   // Appends `record` (setting record->seq) and fdatasyncs the file before returning.
   // On failure nothing of it stays in the file; IOError naming the file.
   Status Append(JournalRecord* record);
-  // The two halves of Append, for a batch of outcomes. Write appends `record` (setting
-  // record->seq) without waiting for the disk: from then on a crash of this process keeps
-  // it, a crash of the machine may not. Sync then waits until every record written before
-  // it is on disk (one fdatasync for all, shared with other threads); when that fails, the
-  // records `seqs` are given up as Append gives one up, and IOError names the file.
-  Status Write(JournalRecord* record);
-  Status Sync(const std::vector<std::uint64_t>& seqs);
+  // Append of several records in one write and one fdatasync (the outcomes of a batch).
+  // On failure none of them stays live.
+  Status Append(const std::vector<JournalRecord*>& records);
   // Marks the record `seq` committed. Not synced: a retire lost in a crash only replays a
   // commit the store already holds (a no-op). When nothing in the file is live any more
   // and it is past 256 KiB, the file is emptied. IOError naming the file.
@@ -115,14 +111,12 @@ class OutcomeJournal {
   Status WriteLine(const std::string& json);   // REQUIRES: mu_ held
   Status WriteText(const std::string& lines);  // whole lines; REQUIRES: mu_ held
   Status Rewrite();                            // REQUIRES: mu_ held, !syncing_
-  Status WriteLocked(JournalRecord* record);   // REQUIRES: mu_ held
-  // Syncs every line written up to the `mine`-th; false when that sync failed.
+  // Syncs every write made up to the `mine`-th; false when that sync failed.
   bool SyncLocked(std::unique_lock<std::mutex>& lock, std::uint64_t mine);
-  void ForgetLocked(const std::vector<std::uint64_t>& seqs);  // REQUIRES: mu_ held
 
   mutable std::mutex mu_;
   std::condition_variable sync_cv_;
-  std::uint64_t written_ = 0;  // lines appended by Append
+  std::uint64_t written_ = 0;  // writes made by Append
   std::uint64_t synced_ = 0;   // of those, the first synced_ are on disk
   std::uint64_t failed_ = 0;   // the first failed_ may not be (a sync failed)
   bool syncing_ = false;

@@ -98,10 +98,8 @@ void WorkerLoop::DeadLetter(DeadReason reason, JournalRecord record, const Deliv
   ++(reason == DeadReason::kInvalid ? stats_.invalid : stats_.failed);
 }
 
-// The outcome of a handler that ran joins the batch. A queue that journals first has it
-// written to the journal at once (not synced: a crash of this process keeps it; CommitBatch
-// syncs it before the commit); a local store journals only what its commit could not take
-// (CommitOutcome). Its key waits meanwhile.
+// The outcome of a handler that ran joins the batch, whose commit journals it first (when
+// the queue journals first). Its key waits meanwhile.
 void WorkerLoop::AddOutcome(Batch& batch, JournalRecord record) {
   PendingFinish f;
   f.outcome = true;
@@ -112,15 +110,6 @@ void WorkerLoop::AddOutcome(Batch& batch, JournalRecord record) {
   f.call.due = record.due;
   f.what = DispositionOf(record.outcome);
   f.reason = record.reason;
-  if (journal_ != nullptr && queue_.JournalFirst()) {
-    Status w = journal_->Write(&record);
-    f.journaled = w.ok();
-    if (!w.ok()) {
-      NoteEvent(
-          LogLevel::kError, "could not journal the outcome; committing it without", record.end,
-          {{"outcome", std::string(JournalOutcomeName(record.outcome))}, {"error", w.message()}});
-    }
-  }
   KeyWaiting(record.end.idempotency_key, +1);
   ++commits_waiting_;
   f.record = std::move(record);

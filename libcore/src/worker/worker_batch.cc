@@ -1,10 +1,9 @@
 // A batch: the deliveries one thread took in one read. Their leases are asked for in one
 // store call (StartAttempts), their handlers run one after another (worker_attempt.cc),
 // and the calls that end them are committed together once the last one is decided: one
-// journal sync, then one FinishAll. What the batch's commit could not make goes the slow
-// way, one call at a time, retried while the store is unreachable (worker_commit.cc).
-#include <algorithm>
-
+// journal write and fdatasync for their outcomes, then one FinishAll. What the batch's commit could
+// not make goes the slow way, one call at a time, retried while the store is unreachable
+// (worker_commit.cc).
 #include "worker/worker_loop.h"
 
 namespace evt {
@@ -126,21 +125,20 @@ bool WorkerLoop::Leased(BatchEntry& e, const Status& s) {
   return true;
 }
 
-// One journal sync for the outcomes written, then one FinishAll; what did not go through
-// is committed again alone (CommitOutcome, Commit), after the rest is told.
+// The batch's outcomes journaled in one write and one fdatasync, then one FinishAll; what did not
+// go through is committed again alone (CommitOutcome, Commit), after the rest is told.
 void WorkerLoop::CommitBatch(QueueSession& session, Batch& batch) {
   if (batch.empty()) return;
-  std::vector<std::uint64_t> seqs;
-  for (const PendingFinish& f : batch) {
-    if (f.journaled) seqs.push_back(f.record.seq);
+  std::vector<JournalRecord*> outcomes;
+  for (PendingFinish& f : batch) {
+    if (f.outcome) outcomes.push_back(&f.record);
   }
-  if (!seqs.empty()) {
-    if (Status s = journal_->Sync(seqs); !s.ok()) {
+  if (journal_ != nullptr && queue_.JournalFirst() && !outcomes.empty()) {
+    if (Status s = journal_->Append(outcomes); s.ok()) {
+      for (PendingFinish& f : batch) f.journaled = f.outcome;
+    } else {
       Note(LogLevel::kError, "could not journal the outcomes; committing them without",
            {{"consumer", consumer_}, {"error", s.message()}});
-      for (PendingFinish& f : batch) {
-        if (std::find(seqs.begin(), seqs.end(), f.record.seq) != seqs.end()) f.journaled = false;
-      }
     }
   }
   std::vector<FinishCall> calls;

@@ -68,7 +68,7 @@ struct PendingFinish {
   DeadReason reason = DeadReason::kPermanent;
   bool outcome = false;  // the outcome of a handler that ran: `record` is it, its key waits
   JournalRecord record;
-  bool journaled = false;  // written to the journal (OutcomeJournal::Write)
+  bool journaled = false;  // in the journal (CommitBatch)
 };
 using Batch = std::vector<PendingFinish>;
 
