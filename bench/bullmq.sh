@@ -57,25 +57,29 @@ const connection = { host: '127.0.0.1', port };
     const ms = Number(process.hrtime.bigint() - start) / 1e6;
     clearInterval(rss);
     peak = Math.max(peak, process.memoryUsage().rss);
-    console.log(`${Math.round(n * 1000 / ms)} ${Math.round(peak / 1024)}`);
+    // Private memory (RssAnon): the heap, not the shared libraries' pages.
+    const anon = /RssAnon:\s+(\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1];
+    console.log(`${Math.round(n * 1000 / ms)} ${Math.round(peak / 1024)} ${anon}`);
     await worker.close();
     await queue.close();
   });
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
-read -r bull_rate bull_kib < <(NODE_PATH="$bench/node_modules" node "$tmp/bullmq.js" "$port" "$N")
-echo "1. BullMQ Worker, concurrency 50: ${bull_rate} jobs/s, peak RSS $((bull_kib / 1024)) MB"
+read -r bull_rate bull_kib bull_anon < <(NODE_PATH="$bench/node_modules" node "$tmp/bullmq.js" "$port" "$N")
+echo "1. BullMQ Worker, concurrency 50: ${bull_rate} jobs/s, peak RSS $((bull_kib / 1024)) MB," \
+  "private (RssAnon) at the end $((bull_anon / 1024)) MB"
 redis-cli -p "$port" FLUSHALL > /dev/null
 
 # Emits N events to queue $1 and times `evt-work ARGS...` until the group has none left;
-# prints "events/s peak-RSS-KiB".
+# prints "events/s peak-RSS-KiB private-KiB" (RssAnon at the end: the process's own memory,
+# without the pages of shared libraries, which other processes share).
 evt_run() {
   local queue=$1 n=$2
   shift 2
   seq 1 "$n" | awk '{ printf "{\"event_type\":\"bench.noop\",\"event_id\":\"b%d\",\"payload\":{\"i\":%d}}\n", $1, $1 }' \
     | "$bin/evt-emit" --stdin --broker "$url" --queue "$queue" > /dev/null
   "$bin/evt-work" --broker "$url" --queue "$queue" --log-level error --state-dir "$tmp/state" "$@" &
-  local w=$! t left pending peak=0 hwm
+  local w=$! t left pending peak=0 hwm anon
   t=$(now)
   while :; do
     left=$(redis-cli -p "$port" XINFO GROUPS "evt:{$queue}:stream" 2>/dev/null | awk 'f { print; exit } /^lag$/ { f = 1 }')
@@ -85,8 +89,9 @@ evt_run() {
   done
   local ms=$(( ($(now) - t) / 1000000 ))
   hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$w/status")
+  anon=$(awk '/RssAnon/ { print $2 }' "/proc/$w/status")
   kill -TERM $w; wait $w || true
-  echo "$(( n * 1000 / (ms > 0 ? ms : 1) )) ${hwm:-0}"
+  echo "$(( n * 1000 / (ms > 0 ? ms : 1) )) ${hwm:-0} ${anon:-0}"
 }
 
 # 2. evt-work --pipe with a no-op co-process.
@@ -96,9 +101,11 @@ for _ in sys.stdin:
     sys.stdout.write('{"status":"ok"}\n')
     sys.stdout.flush()
 PY
-read -r pipe_rate pipe_kib < <(evt_run pipe "$N" --pipe --concurrency 4 -- python3 "$tmp/noop.py")
-echo "2. evt-work --pipe --concurrency 4: ${pipe_rate} events/s, peak RSS $((pipe_kib / 1024)) MB (evt-work alone):" \
-  "$(ratio "$pipe_rate" "$bull_rate")x BullMQ's rate (aim >= 3), $(ratio "$pipe_kib" "$bull_kib") of its memory (aim <= 0.10)"
+read -r pipe_rate pipe_kib pipe_anon < <(evt_run pipe "$N" --pipe --concurrency 4 -- python3 "$tmp/noop.py")
+echo "2. evt-work --pipe --concurrency 4: ${pipe_rate} events/s, peak RSS $((pipe_kib / 1024)) MB," \
+  "private $((pipe_anon / 1024)) MB (evt-work alone):" \
+  "$(ratio "$pipe_rate" "$bull_rate")x BullMQ's rate (aim >= 3), $(ratio "$pipe_kib" "$bull_kib") of its peak RSS" \
+  "and $(ratio "$pipe_anon" "$bull_anon") of its private memory (aim <= 0.10)"
 
 # 3. evt-work -- /bin/true (one process per event): fewer events.
 M=$(( N / 20 > 500 ? N / 20 : 500 ))
