@@ -103,7 +103,7 @@ work_phase() {
     trap '' XFSZ
     [[ $mode == ulimit ]] && ulimit -f 400
     exec evt-work --broker "$broker" --state-dir "$TMP/state-$mode" --burst \
-      --shutdown-grace 1s -- "$HANDLER" > /dev/null 2> "$out/work1.err"
+      --consumer "full-$mode" --shutdown-grace 1s -- "$HANDLER" > /dev/null 2> "$out/work1.err"
   ) &
   local worker=$!
   wait_until 30 'grep -qs "not usable for now" "$out/work1.err"' ||
@@ -133,10 +133,10 @@ work_phase() {
 
   # 4. Room again: the next run records the journaled outcomes and does the rest, each
   #    event once. Entries the stopped worker had received in its last batch but could not
-  #    lease (the disk was full) are still pending under its consumer name: the next run
-  #    claims them (--claim-after; by default 30 s past the handler timeout).
+  #    lease (the disk was full) are still pending under its consumer name: the next run,
+  #    under the same name as the systemd unit gives, takes them up at once.
   set +e
-  evt-work --broker "$broker" --state-dir "$TMP/state-$mode" --burst --claim-after 1s \
+  evt-work --broker "$broker" --state-dir "$TMP/state-$mode" --burst --consumer "full-$mode" \
     -- "$HANDLER" > /dev/null 2> "$out/work2.err"
   RC=$?
   set -e
