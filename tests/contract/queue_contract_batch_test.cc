@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "attempt_end.h"
 #include "contract_support.h"
 
 namespace evt::contract {
 namespace {
+
+using testing::Call;
 
 LeaseState StateOf(const Result<Lease>& l) {
   INFO(l.status().message());
@@ -40,13 +43,6 @@ AttemptEnd PublishAndStart(QueueHarness& h, QueueSession& s, const std::string& 
   AttemptEnd end = PublishOne(h, s, id, key, delivery);
   REQUIRE(StateOf(s.StartAttempt(end, Millis(60000), 0)) == LeaseState::kAcquired);
   return end;
-}
-
-FinishCall Call(FinishCall::Kind kind, const AttemptEnd& end) {
-  FinishCall c;
-  c.kind = kind;
-  c.end = end;
-  return c;
 }
 
 // Five attempts that end in each way, made ready for one FinishAll: e1/k1 done, e2/k2

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "attempt_end.h"
 #include "queue_fixture.h"
 #include "redis/publisher_redis.h"
 #include "redis/queue_keys.h"
@@ -18,15 +19,7 @@ namespace evt {
 namespace {
 
 AttemptEnd EndFor(const Delivery& d, const std::string& id, const std::string& key) {
-  AttemptEnd end;
-  end.delivery_id = d.id;
-  end.event_id = id;
-  end.event_type = "t.x";
-  end.idempotency_key = key;
-  end.lease_owner = "c1 " + d.id;
-  end.attempt = 1;
-  end.ran = true;
-  end.duration = Millis(5);
+  AttemptEnd end = testing::RanEnd(d, id, key, Millis(5));
   end.occurred_at = NowUnixMillis() - 1000;
   return end;
 }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "attempt_end.h"
 #include "evt/metrics.h"
 #include "queue_fixture.h"
 #include "redis/queue_redis.h"
@@ -20,6 +21,8 @@ using evt::testing::QueueFixture;
 
 namespace evt {
 namespace {
+
+using testing::Call;
 
 using Dump = std::map<std::string, std::string>;
 
@@ -47,27 +50,12 @@ struct NamedQueue {
 };
 
 AttemptEnd EndFor(const Delivery& d, const std::string& id, const std::string& key) {
-  AttemptEnd end;
-  end.delivery_id = d.id;
-  end.event_id = id;
-  end.event_type = "t.x";
-  end.idempotency_key = key;
-  end.lease_owner = "c1 " + d.id;
-  end.attempt = 1;
-  end.ran = true;
-  end.duration = Millis(12);
+  AttemptEnd end = testing::RanEnd(d, id, key, Millis(12));
   // In the middle of a latency bucket, so that both runs count the same bucket.
   const int b = HistogramBucket(1000);
   end.occurred_at =
       NowUnixMillis() - static_cast<UnixMillis>((BucketLower(b) + BucketUpper(b)) / 2);
   return end;
-}
-
-FinishCall Call(FinishCall::Kind kind, const AttemptEnd& end) {
-  FinishCall c;
-  c.kind = kind;
-  c.end = end;
-  return c;
 }
 
 // Six events e1..e6 (keys k1..k6), received, with a lease and a running status for

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 
+#include "attempt_end.h"
 #include "sqlite_queue_fixture.h"
 
 using evt::testing::SqliteQueueFixture;
@@ -14,16 +15,7 @@ namespace evt {
 namespace {
 
 AttemptEnd EndFor(const Delivery& d, const std::string& id, const std::string& key) {
-  AttemptEnd end;
-  end.delivery_id = d.id;
-  end.event_id = id;
-  end.event_type = "t.x";
-  end.idempotency_key = key;
-  end.lease_owner = "c1 " + d.id;
-  end.attempt = 1;
-  end.ran = true;
-  end.duration = Millis(3);
-  return end;
+  return testing::RanEnd(d, id, key);
 }
 
 // `n` events e0.. with keys k0.., handed out to `s`; their attempts' ends.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "attempt_end.h"
 #include "evt/broker_factory.h"
 #include "evt/dlq.h"
 #include "evt/exit_code.h"
@@ -42,15 +43,7 @@ void CheckFull(const Status& s) {
 }
 
 AttemptEnd EndOf(const Delivery& d, const std::string& id, const std::string& key) {
-  AttemptEnd end;
-  end.delivery_id = d.id;
-  end.event_id = id;
-  end.event_type = "t.x";
-  end.idempotency_key = key;
-  end.lease_owner = "c1 " + d.id;
-  end.attempt = 1;
-  end.ran = true;
-  end.duration = Millis(3);
+  AttemptEnd end = testing::RanEnd(d, id, key);
   end.occurred_at = NowUnixMillis() - 1000;
   return end;
 }
