@@ -94,4 +94,25 @@ TEST_CASE("redis StartAttempts: a wrong key type fails its item alone, writing n
   CHECK(ReplyString(f.Cmd({"GET", "evt:{q1}:run:" + batch[2].delivery_id}).get()) == "1");
 }
 
+TEST_CASE("redis StartAttempts: a lease key or start count of the wrong type fails its item alone",
+          "[queue][batch]") {
+  QueueFixture f;
+  auto s = f.Session("c1");
+  std::vector<AttemptEnd> batch = Received(f, *s, 3);
+  f.Cmd({"RPUSH", "evt:{q1}:idem:k-e1", "not a lease"});
+  f.Cmd({"SET", "evt:{q1}:run:" + batch[2].delivery_id, "many"});
+  std::vector<Result<Lease>> got;
+  s->StartAttempts(batch, Millis(60000), 6, &got);
+  REQUIRE(got.size() == 3);
+  REQUIRE_FALSE(got[0].ok());
+  CHECK(got[0].status().kind() == Status::Kind::kConfig);
+  REQUIRE(got[1].ok());
+  CHECK(got[1]->state == LeaseState::kAcquired);
+  CHECK(got[1]->starts == 1);
+  REQUIRE_FALSE(got[2].ok());
+  CHECK(f.Cmd({"EXISTS", "evt:{q1}:ev:e1"})->integer == 0);
+  CHECK(f.Cmd({"EXISTS", "evt:{q1}:idem:k-e3"})->integer == 0);
+  CHECK(ReplyString(f.Cmd({"GET", "evt:{q1}:run:" + batch[2].delivery_id}).get()) == "many");
+}
+
 }  // namespace evt

@@ -67,7 +67,9 @@ return {0, 0, starts}
 // StartAttempt for a batch of deliveries, in one run: what kTakeLease does for each, in
 // order (a later item sees the leases of the earlier ones), after checking the keys of
 // ALL items first: a key of the wrong type (or a start count that is not a number) is an
-// error reply with nothing written, and the caller asks item by item instead. The entries
+// error reply with nothing written, and the caller asks item by item instead. The checks
+// read each item's lease and start count once; an item whose key an earlier item of the
+// batch took sees that lease. The entries
 // whose outcome was already committed are acknowledged with one XACK at the end.
 // KEYS: 1 stream, then per item 4: idem:<key>, ev:<id>, fin:<entry id>, run:<entry id>.
 // ARGV: 1 group, 2 lease ttl ms, 3 max starts (0: no limit), 4 ttl ms of the start count,
@@ -82,19 +84,22 @@ local function wrong(key, want)
     return 'WRONGTYPE ' .. key .. ' is a ' .. t .. ', not a ' .. want
   end
 end
+-- The checks read what the run needs: a GET of a key of the wrong type fails the script
+-- here, before anything is written, as a WRONGTYPE check would.
 local bad = wrong(KEYS[1], 'stream')
+local held, counts = {}, {}
 for i = 0, n - 1 do
   local k = 2 + 4 * i
-  bad = bad or wrong(KEYS[k], 'string') or wrong(KEYS[k + 1], 'hash') or
-    wrong(KEYS[k + 3], 'string')
-  if not bad then
-    local c = redis.call('GET', KEYS[k + 3])
-    if c and not string.match(c, '^%d+$') then bad = 'WRONGTYPE ' .. KEYS[k + 3] .. ' is not a count' end
+  held[i] = redis.call('GET', KEYS[k])
+  counts[i] = redis.call('GET', KEYS[k + 3])
+  bad = bad or wrong(KEYS[k + 1], 'hash')
+  if not bad and counts[i] and not string.match(counts[i], '^%d+$') then
+    bad = 'WRONGTYPE ' .. KEYS[k + 3] .. ' is not a count'
   end
   if bad then return redis.error_reply(bad .. '; nothing was written') end
 end
 local max = tonumber(ARGV[3])
-local out, acks = {}, {}
+local out, acks, taken = {}, {}, {}
 for i = 0, n - 1 do
   local k, a = 2 + 4 * i, 7 + 5 * i
   local owner, id = ARGV[a], ARGV[a + 1]
@@ -102,7 +107,8 @@ for i = 0, n - 1 do
     acks[#acks + 1] = id
     out[#out + 1] = {3, 0, 0}
   else
-    local v = redis.call('GET', KEYS[k])
+    -- An earlier item of the batch with the same key may have taken its lease.
+    local v = taken[KEYS[k]] or held[i]
     local mine = 'running ' .. owner
     if v == 'done' then
       out[#out + 1] = {1, 0, 0}
@@ -111,11 +117,12 @@ for i = 0, n - 1 do
       local same = string.sub(v, -(#id + 1)) == ' ' .. id
       out[#out + 1] = {same and 5 or 2, redis.call('PTTL', KEYS[k]), 0}
     else
-      local starts = tonumber(redis.call('GET', KEYS[k + 3]) or '0')
+      local starts = tonumber(counts[i] or '0')
       if max > 0 and starts >= max then
         out[#out + 1] = {4, 0, starts}
       else
         redis.call('SET', KEYS[k], mine, 'PX', ARGV[2])
+        taken[KEYS[k]] = mine
         starts = redis.call('INCR', KEYS[k + 3])
         redis.call('PEXPIRE', KEYS[k + 3], ARGV[4])
         redis.call('HSET', KEYS[k + 1], 'status', 'running', 'event_type', ARGV[a + 2],
