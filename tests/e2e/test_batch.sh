@@ -41,8 +41,11 @@ expect_eq "batched: each ran once" "$N $N" \
   "$(sort -u "$TMP/batched.log" | wc -l) $(count_lines "$TMP/batched.log")"
 expect_eq "batched: nothing pending" 0 "$(pending batched)"
 expect_eq "batched: nothing said" "" "$(cat "$TMP/batched.err")"
+# Fewer reads than events: entries came in batches. How many fewer depends on how quick
+# the handler looks (the batch size adapts to about 10 ms of handler time), so a loaded
+# machine reads more often; --batch 1 below reads at least once per event.
 r=$(reads)
-((r < N / 4)) && pass "batched: $r reads for $N events" || fail "batched: $r reads for $N events"
+((r < N)) && pass "batched: $r reads for $N events" || fail "batched: $r reads for $N events"
 
 run single --batch 1
 expect_eq "--batch 1: exit 0" 0 "$RC"

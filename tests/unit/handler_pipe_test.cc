@@ -84,6 +84,18 @@ while True:
 open(os.path.join(d, "clean.%d" % os.getpid()), "w").close()
 )PY";
 
+// Waits (up to 10 s) until process `pid` has exited: gone, or a zombie not yet reaped.
+void WaitExited(int pid) {
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return;
+    const std::size_t paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z') return;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -298,7 +310,10 @@ TEST_CASE("Pipe handler: extra output or an exit between events only restarts th
   CHECK(dir.Pids("pid").size() == 2);
 
   CHECK(Run(*h, ModeEvent("exit-after")).outcome == Outcome::kDone);
-  std::this_thread::sleep_for(milliseconds(100));
+  // The exit must have happened before the next event is sent (else that event meets a
+  // co-process on its way out, a crash): wait for it, not for a fixed time (a loaded
+  // machine takes longer than 100 ms to end Python).
+  for (int pid : dir.Pids("pid")) WaitExited(pid);
   HandlerResult next = Run(*h, ModeEvent("ok"));
   CHECK(next.outcome == Outcome::kDone);
   CHECK(dir.Pids("pid").size() == 3);
