@@ -56,16 +56,16 @@ void WorkerLoop::Prepare(const Delivery& entry, BatchEntry* e) {
 // started counts towards poison: a refused lease (the store out of memory) is
 // Unavailable, waited out here, and counts nothing.
 void WorkerLoop::LeaseAll(QueueSession& session, std::vector<BatchEntry>& es) {
-  std::vector<std::size_t> todo;
+  std::vector<std::size_t> unanswered;
   for (std::size_t i = 0; i < es.size(); ++i) {
-    if (es[i].event) todo.push_back(i);
+    if (es[i].event) unanswered.push_back(i);
   }
-  if (todo.empty()) return;
+  if (unanswered.empty()) return;
   const int max_starts = options_.retry.max_retries + 1;
   Status s = session.WithRetry(
       [&] {
         std::vector<AttemptEnd> ask;
-        for (std::size_t i : todo) {
+        for (std::size_t i : unanswered) {
           if (Status w = WaitForKey(es[i].end.idempotency_key); !w.ok()) return w;
           ask.push_back(es[i].end);
         }
@@ -73,24 +73,24 @@ void WorkerLoop::LeaseAll(QueueSession& session, std::vector<BatchEntry>& es) {
         session.StartAttempts(ask, options_.lease_ttl, max_starts, &answers);
         std::vector<std::size_t> left;
         Status last;
-        for (std::size_t k = 0; k < todo.size(); ++k) {
-          BatchEntry& e = es[todo[k]];
+        for (std::size_t k = 0; k < unanswered.size(); ++k) {
+          BatchEntry& e = es[unanswered[k]];
           if (answers[k].ok()) {
             e.lease = *answers[k];
             e.go = Leased(e, Status::Ok());
           } else if (answers[k].status().kind() == Status::Kind::kUnavailable) {
-            left.push_back(todo[k]);
+            left.push_back(unanswered[k]);
             last = answers[k].status();
           } else {
             Leased(e, answers[k].status());
           }
         }
-        todo = std::move(left);
+        unanswered = std::move(left);
         return last;
       },
       [this] { return GiveUpRead(); });
   // A stop came while the store was down: what is not answered stays pending.
-  for (std::size_t i : todo) Leased(es[i], s.ok() ? Status::Unavailable("stopped") : s);
+  for (std::size_t i : unanswered) Leased(es[i], s.ok() ? Status::Unavailable("stopped") : s);
 }
 
 // Takes StartAttempt's answer `s` (OK: e.lease) for e. True when there is something to
